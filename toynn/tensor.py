@@ -1,0 +1,779 @@
+"""The core: Tensor, Function (one node of the computation graph), grad mode and the backward walk.
+
+Forward runs each op on raw arrays and records a Function node; backward visits the nodes in
+reverse topological order, as in the lecture's "Backward Computation".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .backend import array_module, device_of, get_default_dtype, to_device
+from .errors import ShapeError
+
+# ---------------------------------------------------------------------------------------------
+# Grad mode and forward mode
+
+
+class _Mode:
+    grad_enabled = True
+    forward_level = 0  # > 0 while a jvp() is running: Function.apply then propagates tangents
+
+
+def is_grad_enabled() -> bool:
+    return _Mode.grad_enabled
+
+
+class set_grad_enabled:
+    """Context manager (and decorator) that turns graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.prev, self.mode = _Mode.grad_enabled, bool(mode)
+        _Mode.grad_enabled = self.mode  # like PyTorch, it also works as a plain call
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _Mode.grad_enabled = self.prev
+
+    def __call__(self, func):
+        mode = self.mode
+        _Mode.grad_enabled = self.prev
+
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+
+        wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """Inside `with no_grad():` ops record no graph (evaluation, optimizer steps)."""
+
+    def __init__(self):
+        self.prev, self.mode = _Mode.grad_enabled, False
+
+    def __enter__(self):
+        self.prev = _Mode.grad_enabled
+        _Mode.grad_enabled = False
+        return self
+
+
+class enable_grad(set_grad_enabled):
+    """Turn graph recording back on inside a no_grad block."""
+
+    def __init__(self):
+        self.prev, self.mode = _Mode.grad_enabled, True
+
+    def __enter__(self):
+        self.prev = _Mode.grad_enabled
+        _Mode.grad_enabled = True
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Function: one application of an op, a node of the graph
+
+
+class Function:
+    """One application of an op. forward/backward/jvp work on raw arrays; apply() wraps Tensors."""
+
+    saves_output = False  # backward reads the output's array (exp, tanh, sigmoid, sqrt ...)
+    out_version = 0
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError
+
+    def backward(self, g):
+        raise NotImplementedError
+
+    def jvp(self, *tangents):
+        raise NotImplementedError(f"{type(self).__name__} has no forward-mode (jvp) rule")
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params) -> Tensor:
+        fn = cls.__new__(cls)
+        fn.parents = inputs
+        try:
+            y = fn.forward(*[t.data for t in inputs], **params)
+        except ShapeError:
+            raise
+        except ValueError as err:  # NumPy's own shape errors, named once here for every op
+            shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+            raise ShapeError(f"{cls.__name__}: {err} (input shapes {shapes})") from None
+        if isinstance(y, np.generic):  # NumPy reductions return scalars; a Tensor holds an array
+            y = np.asarray(y)
+        out = Tensor._wrap(y)
+        if _Mode.forward_level and any(t.tangent is not None for t in inputs):
+            out.tangent = _forward_tangent(fn, inputs, y)
+        if _Mode.grad_enabled:
+            needs = tuple(t.requires_grad for t in inputs)
+            if True in needs and y.dtype.kind == "f":
+                fn.needs_input_grad = needs
+                fn.versions = tuple(t._version for t in inputs)
+                out.requires_grad, out._ctx = True, fn
+        return out
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+
+def _forward_tangent(fn, inputs, y):
+    """Forward mode: missing tangents are zeros, so jvp rules never branch on None."""
+    xp = array_module(y)
+    fn.needs_input_grad = tuple(t.tangent is not None for t in inputs)
+    tangents = [t.tangent if t.tangent is not None else xp.zeros_like(t.data) for t in inputs]
+    dy = fn.jvp(*tangents)
+    return dy if dy.shape == y.shape else xp.broadcast_to(dy, y.shape)
+
+
+class _Freed(Function):
+    """Stands in for a node whose saved arrays were freed by a previous backward()."""
+
+    parents, versions = (), ()
+    _by_op: dict = {}
+
+    @classmethod
+    def of(cls, fn: Function) -> _Freed:
+        """One shared sentinel per op class, so that repr still names the op."""
+        freed = cls._by_op.get(type(fn))
+        if freed is None:
+            freed = cls._by_op[type(fn)] = cls()
+            freed.name = type(fn).__name__
+        return freed
+
+    def __repr__(self):
+        return f"<{self.name}Backward>"
+
+    def backward(self, g):
+        raise RuntimeError(
+            "Trying to backward through the graph a second time: its saved arrays were freed by the "
+            "first backward(). Pass retain_graph=True to the first backward() to keep them."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tensor
+
+
+class Tensor:
+    """An n-dimensional array (NumPy or CuPy) that records the ops applied to it for backward."""
+
+    __slots__ = ("data", "grad", "requires_grad", "tangent", "_ctx", "_version", "__weakref__")
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        xp = array_module(data)
+        if not isinstance(data, xp.ndarray):
+            arr = np.asarray(data)
+            if dtype is None and arr.dtype.kind == "f":
+                dtype = get_default_dtype()  # Python floats become float32, as in PyTorch
+            data = arr
+        if dtype is not None:
+            data = data.astype(dtype, copy=False)
+        self.data = data
+        self.grad = None
+        self.tangent = None
+        self._ctx = None
+        self._version = 0
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data):
+        """Fast constructor for arrays produced by ops (no conversion, no checks)."""
+        t = cls.__new__(cls)
+        t.data, t.grad, t.tangent, t._ctx, t._version, t.requires_grad = data, None, None, None, 0, False
+        return t
+
+    # -- attributes ---------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return device_of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    @property
+    def T(self) -> Tensor:
+        return ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        body = np.array2string(to_device(self.data, "cpu"), separator=", ", prefix="tensor(")
+        extra = "" if self.dtype in (get_default_dtype(), np.int64, np.bool_) else f", dtype={self.dtype}"
+        if self.device != "cpu":
+            extra += f", device='{self.device}'"
+        if self._ctx is not None:
+            extra += f", grad_fn={self._ctx!r}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    # -- conversion -----------------------------------------------------------------------------
+    def numpy(self):
+        """The data as a NumPy array (shares memory on the CPU, like PyTorch)."""
+        if self.requires_grad and _Mode.grad_enabled:
+            raise RuntimeError("Can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy()")
+        return to_device(self.data, "cpu")
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted; got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return to_device(self.data, "cpu").tolist()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor._wrap(self.data)
+
+    def clone(self) -> Tensor:
+        return ops.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def to(self, *args, dtype=None, device=None) -> Tensor:
+        """to(dtype), to(device) or to(device, dtype); returns self when nothing changes."""
+        for a in args:
+            if isinstance(a, str):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if device is not None and device_of(self.data) != str(device).split(":")[0]:
+            out = ops.to_device(out, str(device))
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            out = ops.cast(out, dtype)
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self) -> Tensor:
+        return self.to("cuda")
+
+    def float(self) -> Tensor:
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        return self.to(np.float64)
+
+    def long(self) -> Tensor:
+        return self.to(np.int64)
+
+    def int(self) -> Tensor:
+        return self.to(np.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(np.bool_)
+
+    def type(self, dtype) -> Tensor:
+        return self.to(dtype)
+
+    # -- autograd -------------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.dtype.kind != "f":
+            raise RuntimeError(f"only floating-point tensors can require gradients; this one is {self.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_(False) is only allowed on leaves; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False, *, grad=None):
+        """Accumulate d(self)/d(leaf) into leaf.grad for every leaf that requires grad."""
+        if create_graph:
+            raise NotImplementedError(
+                "create_graph=True (higher-order reverse mode) is not supported: backward works on raw "
+                "arrays. Use toynn.autodiff.jvp over a gradient for second derivatives."
+            )
+        backward(self, gradient if gradient is not None else grad, retain_graph)
+
+    def retain_grad(self) -> None:
+        raise NotImplementedError("retain_grad(): only leaves keep .grad in toynn")
+
+    # -- in-place ops -----------------------------------------------------------------------------
+    def _inplace(self, make: Callable[[Tensor], Tensor], write: Callable[[], None], other=None) -> Tensor:
+        """Run an in-place op: rebase the graph when it records, else mutate the array itself.
+
+        make(old) computes the result out of place with ops, so it is differentiable; write()
+        mutates self.data. Both bump the version counter, so a node that already used the old
+        value refuses to run backward instead of giving wrong gradients.
+        """
+        other_requires = isinstance(other, Tensor) and other.requires_grad
+        if _Mode.grad_enabled and self.requires_grad and self._ctx is None:
+            raise RuntimeError(
+                "a leaf tensor that requires grad is being used in an in-place operation; "
+                "wrap the update in `with toynn.no_grad():`"
+            )
+        if _Mode.grad_enabled and (self.requires_grad or other_requires):
+            old = Tensor._wrap(self.data)  # the old value keeps its node; self takes the new one
+            old.requires_grad, old._ctx, old._version = self.requires_grad, self._ctx, self._version
+            result = make(old)
+            # NOTE: the array is replaced, not mutated, so arrays saved by earlier nodes stay valid
+            self.data, self._ctx, self.requires_grad = result.data, result._ctx, result.requires_grad
+            self._version += 1
+            if self._ctx is not None:
+                self._ctx.out_version = self._version
+            return self
+        write()
+        self._version += 1
+        return self
+
+    def _binary_inplace(self, other, op: Callable) -> Tensor:
+        def write():
+            value = other.data if isinstance(other, Tensor) else other
+            if op is ops.add:
+                self.data += value
+            elif op is ops.sub:
+                self.data -= value
+            elif op is ops.mul:
+                self.data *= value
+            elif op is ops.div:
+                self.data /= value
+            else:
+                self.data[...] = value
+
+        return self._inplace(lambda old: op(old, other), write, other)
+
+    def add_(self, other, *, alpha=1) -> Tensor:
+        return self._binary_inplace(other if alpha == 1 else other * alpha, ops.add)
+
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        return self._binary_inplace(other if alpha == 1 else other * alpha, ops.sub)
+
+    def mul_(self, other) -> Tensor:
+        return self._binary_inplace(other, ops.mul)
+
+    def div_(self, other) -> Tensor:
+        return self._binary_inplace(other, ops.div)
+
+    def copy_(self, src) -> Tensor:
+        return self._binary_inplace(src, ops.replace)
+
+    def fill_(self, value) -> Tensor:
+        return self._binary_inplace(value, ops.replace)
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def clamp_(self, min=None, max=None) -> Tensor:
+        def write():
+            array_module(self.data).clip(self.data, min, max, out=self.data)
+
+        return self._inplace(lambda old: ops.clamp(old, min, max), write)
+
+    def __setitem__(self, index, value) -> None:
+        def write():
+            self.data[ops.normalize_index(index)] = value.data if isinstance(value, Tensor) else value
+
+        self._inplace(lambda old: ops.setitem(old, index, value), write, value)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    # -- arithmetic (each one line, calling ops) -----------------------------------------------
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __pow__(self, other):
+        return ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return ops.pow(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    # comparisons give bool tensors and no gradient; == is elementwise, so tensors are not hashable
+    def __eq__(self, other):
+        return ops.compare(self, other, "eq")
+
+    def __ne__(self, other):
+        return ops.compare(self, other, "ne")
+
+    def __lt__(self, other):
+        return ops.compare(self, other, "lt")
+
+    def __le__(self, other):
+        return ops.compare(self, other, "le")
+
+    def __gt__(self, other):
+        return ops.compare(self, other, "gt")
+
+    def __ge__(self, other):
+        return ops.compare(self, other, "ge")
+
+    __hash__ = None
+
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def logical_not(self):
+        return Tensor._wrap(~self.data.astype(bool))
+
+    def add(self, other, *, alpha=1):
+        return ops.add(self, other if alpha == 1 else other * alpha)
+
+    def sub(self, other, *, alpha=1):
+        return ops.sub(self, other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        return ops.mul(self, other)
+
+    def div(self, other):
+        return ops.div(self, other)
+
+    def pow(self, exponent):
+        return ops.pow(self, exponent)
+
+    def neg(self):
+        return ops.neg(self)
+
+    def matmul(self, other):
+        return ops.matmul(self, other)
+
+    def maximum(self, other):
+        return ops.maximum(self, other)
+
+    def minimum(self, other):
+        return ops.minimum(self, other)
+
+    # -- elementwise functions -------------------------------------------------------------------
+    def exp(self):
+        return ops.exp(self)
+
+    def log(self):
+        return ops.log(self)
+
+    def sqrt(self):
+        return ops.sqrt(self)
+
+    def abs(self):
+        return ops.abs(self)
+
+    def sin(self):
+        return ops.sin(self)
+
+    def cos(self):
+        return ops.cos(self)
+
+    def tanh(self):
+        return ops.tanh(self)
+
+    def sigmoid(self):
+        return ops.sigmoid(self)
+
+    def relu(self):
+        return ops.relu(self)
+
+    def clamp(self, min=None, max=None):
+        return ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def softmax(self, dim):
+        return ops.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        return ops.log_softmax(self, dim)
+
+    # -- reductions ------------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False):
+        return ops.sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        return ops.mean(self, dim, keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return ops.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        return ops.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def max(self, dim=None, keepdim=False):
+        return ops.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return ops.min(self, dim, keepdim)
+
+    def amax(self, dim=None, keepdim=False):
+        return ops.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim=False):
+        return ops.amin(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return ops.argmin(self, dim, keepdim)
+
+    def logsumexp(self, dim, keepdim=False):
+        return ops.logsumexp(self, dim, keepdim)
+
+    # -- movement ----------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        return ops.reshape(self, *shape)
+
+    def view(self, *shape):
+        return ops.reshape(self, *shape)
+
+    def view_as(self, other):
+        return ops.reshape(self, other.shape)
+
+    def transpose(self, dim0, dim1):
+        return ops.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return ops.permute(self, *dims)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim=None):
+        return ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return ops.unsqueeze(self, dim)
+
+    def expand(self, *sizes):
+        return ops.expand(self, *sizes)
+
+    def expand_as(self, other):
+        return ops.expand(self, other.shape)
+
+    def broadcast_to(self, shape):
+        return ops.broadcast_to(self, shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# The backward walk (lecture: "Backward Computation")
+
+
+def backward(root: Tensor, grad=None, retain_graph: bool = False, on_increment=None) -> None:
+    """Set d(root)/d(root) = grad (1 for a scalar), then visit nodes in reverse topological order.
+
+    For each node u with inputs v_j, increment dy/dv_j by (dy/du)(du/dv_j): the op's backward.
+    on_increment(node, parent, increment) is called for each increment (the lecture's trace).
+    """
+    if not root.requires_grad:
+        raise RuntimeError("backward(): this tensor does not require grad and has no grad_fn")
+    xp = array_module(root.data)
+    if grad is None:
+        if root.data.size != 1:
+            raise ShapeError(
+                f"backward() on a tensor of shape {root.shape} needs gradient= of that shape; "
+                "or reduce it first with .sum() or .mean()"
+            )
+        grad = xp.ones_like(root.data)
+    else:
+        grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.dtype)
+        if grad.shape != root.shape:
+            raise ShapeError(f"backward(): gradient has shape {grad.shape} but the tensor has shape {root.shape}")
+        grad = grad.copy()  # NOTE: it may reach a leaf's .grad, which must not alias the caller's array
+
+    grads = {id(root): grad}
+    owned = set()  # ids of arrays that already became some leaf's .grad in this walk
+    for t in reversed(_toposort(root)):
+        g = grads.pop(id(t), None)  # each gradient is used once, then dropped
+        if g is None:  # nothing flowed here (an op returned None)
+            continue
+        fn = t._ctx
+        if fn is None:  # a leaf: accumulate into .grad
+            _accumulate(t, g, owned)
+            continue
+        _check_versions(fn, t)
+        gs = fn.backward(g)
+        if not isinstance(gs, tuple):
+            gs = (gs,)
+        for parent, gp in zip(fn.parents, gs):
+            if gp is None or not parent.requires_grad:
+                continue
+            if gp.shape != parent.data.shape:
+                gp = sum_to(gp, parent.data.shape)  # undo broadcasting, once, for every op
+            assert gp.shape == parent.data.shape, (
+                f"{type(fn).__name__}.backward gave grad {gp.shape} for input {parent.shape}"
+            )
+            if on_increment is not None:
+                on_increment(t, parent, gp)
+            key = id(parent)
+            prev = grads.get(key)
+            grads[key] = gp if prev is None else prev + gp
+        if not retain_graph:
+            t._ctx = _Freed.of(fn)  # free the saved arrays; a second walk raises instead of going wrong
+
+
+def _accumulate(leaf: Tensor, g, owned: set) -> None:
+    if leaf.grad is None:
+        # NOTE: take g without a copy only when nothing else can see it: not a view, not handed
+        # to another leaf (ops such as add pass the same array to both inputs)
+        if g.base is not None or not g.flags.writeable or id(g) in owned:
+            g = g.copy()
+        if g.dtype != leaf.dtype:
+            g = g.astype(leaf.dtype)
+        owned.add(id(g))
+        leaf.grad = Tensor._wrap(g)
+    else:
+        leaf.grad.data += g  # in place, as PyTorch accumulates
+
+
+def _check_versions(fn: Function, out: Tensor) -> None:
+    """Refuse to differentiate through values that were modified in place after they were used."""
+    for i, (p, v) in enumerate(zip(fn.parents, fn.versions)):
+        if p._version != v:
+            raise RuntimeError(
+                f"one of the tensors needed for gradient computation has been modified by an "
+                f"in-place operation: input {i} of {type(fn).__name__} (shape {p.shape}) is at "
+                f"version {p._version}; expected version {v}"
+            )
+    if fn.saves_output and out._version != fn.out_version:
+        raise RuntimeError(
+            f"the output of {type(fn).__name__} (shape {out.shape}) was modified by an in-place "
+            "operation, but its backward needs it"
+        )
+
+
+def _toposort(root: Tensor) -> list[Tensor]:
+    """Tensors that need grad and are reachable from root, inputs before outputs. Iterative."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+        elif id(t) not in seen:
+            seen.add(id(t))
+            stack.append((t, True))
+            if t._ctx is not None:
+                stack.extend((p, False) for p in reversed(t._ctx.parents) if p.requires_grad)
+    return order
+
+
+def sum_to(g, shape: tuple):
+    """Sum g over the dimensions that broadcasting added or stretched, so it has `shape`."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape) if g.shape != shape else g
+
+
+from . import ops  # noqa: E402  ops subclasses Function, so it is imported last
