@@ -763,7 +763,8 @@ def _toposort(root: Tensor) -> list[Tensor]:
             seen.add(id(t))
             stack.append((t, True))
             if t._ctx is not None:
-                stack.extend((p, False) for p in reversed(t._ctx.parents) if p.requires_grad)
+                # NOTE: pushed in order, so the reversed order visits earlier inputs first (the lecture's)
+                stack.extend((p, False) for p in t._ctx.parents if p.requires_grad)
     return order
 
 
