@@ -12,8 +12,8 @@ _generator = np.random.default_rng()
 
 def manual_seed(seed: int) -> None:
     """Seed toynn's random numbers (rand, randn, init, dropout, shuffling) for reproducible runs."""
-    global _generator
-    _generator = np.random.default_rng(seed)
+    # NOTE: reseeded in place, so loaders and layers holding the generator see the new seed
+    _generator.bit_generator.state = np.random.PCG64(seed).state
 
 
 def default_generator() -> np.random.Generator:

@@ -240,7 +240,7 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        body = np.array2string(to_device(self.data, "cpu"), separator=", ", prefix="tensor(")
+        body = np.array2string(to_device(self.data, "cpu"), precision=4, separator=", ", prefix="tensor(")
         extra = "" if self.dtype in (get_default_dtype(), np.int64, np.bool_) else f", dtype={self.dtype}"
         if self.device != "cpu":
             extra += f", device='{self.device}'"
@@ -394,7 +394,10 @@ class Tensor:
 
         return self._inplace(lambda old: op(old, other), write, other)
 
-    def add_(self, other, *, alpha=1) -> Tensor:
+    def add_(self, other, other_legacy=None, *, alpha=1) -> Tensor:
+        """self += alpha * other. Also the legacy add_(alpha, other) that the lecture's code calls."""
+        if other_legacy is not None:
+            alpha, other = other, other_legacy
         return self._binary_inplace(other if alpha == 1 else other * alpha, ops.add)
 
     def sub_(self, other, *, alpha=1) -> Tensor:
