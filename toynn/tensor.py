@@ -774,10 +774,12 @@ def _toposort(root: Tensor) -> list[Tensor]:
 def sum_to(g, shape: tuple):
     """Sum g over the dimensions that broadcasting added or stretched, so it has `shape`."""
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape) if g.shape != shape else g
+    stretched = tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))  # NOTE: a fresh array, not a reshaped view: leaves can own it
+    return g
 
 
 from . import ops  # noqa: E402  ops subclasses Function, so it is imported last
