@@ -40,11 +40,19 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     if isinstance(data, Tensor):
         data = data.data
     array = np.array(to_device(data, "cpu") if hasattr(data, "__cuda_array_interface__") else data)
-    if dtype is None and array.dtype.kind == "f" and not isinstance(data, np.ndarray):
-        dtype = get_default_dtype()
-    if dtype is None and array.dtype.kind in "iu" and not isinstance(data, np.ndarray):
-        dtype = np.int64
+    if dtype is None and not isinstance(_first_leaf(data), (np.ndarray, np.generic)):
+        if array.dtype.kind == "f":
+            dtype = get_default_dtype()  # Python floats become float32; NumPy arrays and scalars keep theirs
+        elif array.dtype.kind in "iu":
+            dtype = np.int64
     return _make(array, dtype, device, requires_grad)
+
+
+def _first_leaf(data):
+    """The first element of nested lists, or data itself: it decides whether NumPy dtypes are kept."""
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return data
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

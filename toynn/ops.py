@@ -41,10 +41,10 @@ def _operands(a, b) -> tuple[Tensor, Tensor]:
     b = _tensor(b, a)
     if a.dtype != b.dtype:
         fa, fb = a.dtype.kind == "f", b.dtype.kind == "f"
-        if fa and not fb:
-            b = Tensor._wrap(b.data.astype(a.dtype))
-        elif fb and not fa:
-            a = Tensor._wrap(a.data.astype(b.dtype))
+        if fa and not fb or (fa == fb and b.ndim == 0 and a.ndim > 0):  # a 0-d tensor never promotes
+            b = b.to(a.dtype)
+        elif fb and not fa or (fa == fb and a.ndim == 0 and b.ndim > 0):
+            a = a.to(b.dtype)
     return a, b
 
 
@@ -289,7 +289,7 @@ class Exp(Function):
 
 def exp(x: Tensor) -> Tensor:
     """e ** x."""
-    return Exp.apply(x)
+    return Exp.apply(_floating(x))
 
 
 class Log(Function):
@@ -616,14 +616,35 @@ def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
     return LogSumExp.apply(_floating(x), axis=_dim(dim, x.ndim, "logsumexp"), keepdims=keepdim)
 
 
-def softmax(x: Tensor, dim: int) -> Tensor:
-    """exp(x) / sum(exp(x), dim), computed as exp(x - logsumexp(x))."""
-    return exp(log_softmax(x, dim))
+class LogSoftmax(Function):
+    """y = (x - max) - log(sum(exp(x - max))): shifted first, so float32 keeps its precision at any offset."""
+
+    saves_output = True
+
+    def forward(self, x, *, axis):
+        xp = array_module(x)
+        s = x - x.max(axis=axis, keepdims=True)
+        self.y = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
+        self.axis = axis
+        return self.y
+
+    def backward(self, g):  # (I - softmax 1^T) applied to g
+        return g - array_module(g).exp(self.y) * g.sum(axis=self.axis, keepdims=True)
+
+    def jvp(self, dx):
+        return dx - (array_module(dx).exp(self.y) * dx).sum(axis=self.axis, keepdims=True)
 
 
 def log_softmax(x: Tensor, dim: int) -> Tensor:
-    """x - logsumexp(x, dim): stable for logits of any size."""
-    return x - logsumexp(x, dim, keepdim=True)
+    """log(softmax(x, dim)), stable for logits of any size."""
+    x = _floating(x)
+    return LogSoftmax.apply(x, axis=_dim(dim, x.ndim, "log_softmax"))
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    """exp(x) / sum(exp(x), dim), computed as exp(log_softmax(x))."""
+    x = _floating(x)
+    return exp(LogSoftmax.apply(x, axis=_dim(dim, x.ndim, "softmax")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -680,6 +701,8 @@ def matmul(a, b) -> Tensor:
 
 
 class Reshape(Function):
+    is_view = True
+
     def forward(self, x, *, shape):
         self.shape_in, self.shape_out = x.shape, shape
         return x.reshape(shape)
@@ -711,6 +734,8 @@ def reshape(x: Tensor, *shape) -> Tensor:
 
 
 class Permute(Function):
+    is_view = True
+
     def forward(self, x, *, dims):
         self.dims = dims
         return x.transpose(dims)
@@ -725,7 +750,12 @@ class Permute(Function):
 def permute(x: Tensor, *dims) -> Tensor:
     """Reorder dimensions: out.shape[i] = x.shape[dims[i]]."""
     dims = _shape_arg(dims)
-    if sorted(d % builtins.max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+    if len(dims) != x.ndim:
+        raise ShapeError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
+    for d in dims:
+        if not -x.ndim <= d < x.ndim:
+            raise IndexError(f"permute: dim {d} is out of range for a tensor with {x.ndim} dimensions")
+    if sorted(d % x.ndim for d in dims) != list(range(x.ndim)):
         raise ShapeError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
     return Permute.apply(x, dims=tuple(d % x.ndim for d in dims))
 
@@ -763,6 +793,8 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 
 class Expand(Function):
+    is_view = True
+
     def forward(self, x, *, shape):
         self.shape_out = shape
         return array_module(x).broadcast_to(x, shape)
@@ -814,7 +846,8 @@ def _is_basic(index) -> bool:
 
 class GetItem(Function):
     def forward(self, x, *, index):
-        self.shape, self.dtype, self.index = x.shape, x.dtype, index
+        self.shape, self.index = x.shape, index
+        self.is_view = _is_basic(index)  # basic indexing gives a view, advanced indexing a copy
         return x[index]
 
     def backward(self, g):  # adjoint of gather is scatter-add: repeated indices add up

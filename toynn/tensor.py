@@ -52,9 +52,14 @@ class set_grad_enabled:
 
 
 class no_grad(set_grad_enabled):
-    """Inside `with no_grad():` ops record no graph (evaluation, optimizer steps)."""
+    """Inside `with no_grad():` ops record no graph (evaluation, optimizer steps). Also a decorator."""
 
-    def __init__(self):
+    def __new__(cls, func=None):
+        if func is not None:  # bare @no_grad on a function
+            return set_grad_enabled.__call__(cls(), func)
+        return super().__new__(cls)
+
+    def __init__(self, func=None):
         self.prev, self.mode = _Mode.grad_enabled, False
 
     def __enter__(self):
@@ -83,6 +88,7 @@ class Function:
     """One application of an op. forward/backward/jvp work on raw arrays; apply() wraps Tensors."""
 
     saves_output = False  # backward reads the output's array (exp, tanh, sigmoid, sqrt ...)
+    is_view = False  # the output shares the input's memory in PyTorch (reshape, permute, basic index)
     out_version = 0
 
     def forward(self, *arrays, **params):
@@ -171,10 +177,10 @@ class Tensor:
             data = data.data
         xp = array_module(data)
         if not isinstance(data, xp.ndarray):
-            arr = np.asarray(data)
-            if dtype is None and arr.dtype.kind == "f":
-                dtype = get_default_dtype()  # Python floats become float32, as in PyTorch
-            data = arr
+            numpy_scalar = isinstance(data, np.generic)
+            data = np.asarray(data)
+            if dtype is None and not numpy_scalar:
+                dtype = get_default_dtype()  # torch.Tensor(list) is a float tensor, whatever the values
         if dtype is not None:
             data = data.astype(dtype, copy=False)
         self.data = data
@@ -240,7 +246,11 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        body = np.array2string(to_device(self.data, "cpu"), precision=4, separator=", ", prefix="tensor(")
+        arr = to_device(self.data, "cpu")
+        whole = arr.dtype.kind != "f" or not np.isfinite(arr).all() or bool((arr == np.round(arr)).all())
+        body = np.array2string(
+            arr, precision=4, floatmode="maxprec" if whole else "fixed", separator=", ", prefix="tensor("
+        )
         extra = "" if self.dtype in (get_default_dtype(), np.int64, np.bool_) else f", dtype={self.dtype}"
         if self.device != "cpu":
             extra += f", device='{self.device}'"
@@ -365,6 +375,12 @@ class Tensor:
                 "wrap the update in `with toynn.no_grad():`"
             )
         if _Mode.grad_enabled and (self.requires_grad or other_requires):
+            if self._ctx is not None and self._ctx.is_view:
+                raise RuntimeError(
+                    f"in-place op on the output of {type(self._ctx).__name__}, a view of a tensor that requires "
+                    "grad: toynn cannot write it through to the base. Compute the new value out of place, "
+                    "e.g. y = toynn.where(mask, y * 10, y)"
+                )
             old = Tensor._wrap(self.data)  # the old value keeps its node; self takes the new one
             old.requires_grad, old._ctx, old._version = self.requires_grad, self._ctx, self._version
             result = make(old)
@@ -746,7 +762,7 @@ def _check_versions(fn: Function, out: Tensor) -> None:
             raise RuntimeError(
                 f"one of the tensors needed for gradient computation has been modified by an "
                 f"in-place operation: input {i} of {type(fn).__name__} (shape {p.shape}) is at "
-                f"version {p._version}; expected version {v}"
+                f"version {p._version}; expected version {v}. Compute the new value out of place instead"
             )
     if fn.saves_output and out._version != fn.out_version:
         raise RuntimeError(

@@ -25,14 +25,14 @@ def numerical_jacobian(f, inputs, eps: float = 1e-6) -> list[list[np.ndarray]]:
         n_out = [o.data.size for o in _outputs(f, inputs)]
         jac = [[np.zeros((n, x.data.size)) for x in inputs] for n in n_out]
         for i, x in enumerate(inputs):
-            flat = x.data.reshape(-1)  # NOTE: a view, so writing it perturbs x in place
-            for j in range(flat.size):
-                orig = flat[j].item()
-                flat[j] = orig + eps
+            # NOTE: index x.data itself (C order), never a reshaped copy of a non-contiguous array
+            for j, idx in enumerate(np.ndindex(x.shape)):
+                orig = x.data[idx].item()
+                x.data[idx] = orig + eps
                 plus = [to_device(o.data, "cpu").astype(np.float64).ravel() for o in _outputs(f, inputs)]
-                flat[j] = orig - eps
+                x.data[idx] = orig - eps
                 minus = [to_device(o.data, "cpu").astype(np.float64).ravel() for o in _outputs(f, inputs)]
-                flat[j] = orig
+                x.data[idx] = orig
                 for o in range(len(n_out)):
                     jac[o][i][:, j] = (plus[o] - minus[o]) / (2 * eps)
     return jac
@@ -107,10 +107,11 @@ def _check_full(f, inputs, checked, eps, atol, rtol) -> None:
             if bad is not None:
                 err = np.abs(num[o][i] - ana[o][i])
                 r, c = np.unravel_index(err.argmax(), err.shape)
+                where = tuple(int(k) for k in np.unravel_index(c, x.shape))
                 raise AssertionError(
                     f"Jacobian mismatch for output {o} with respect to input {i} (shape {x.shape}): "
-                    f"{len(bad)} of {err.size} entries differ; worst at output element {r}, input element "
-                    f"{np.unravel_index(c, x.shape)}: numerical {num[o][i][r, c]:.10g}, analytical "
+                    f"{len(bad)} of {err.size} entries differ; worst at output element {int(r)}, input element "
+                    f"{where}: numerical {num[o][i][r, c]:.10g}, analytical "
                     f"{ana[o][i][r, c]:.10g} (|diff| {err[r, c]:.3g}, atol {atol}, rtol {rtol})"
                 )
 
@@ -120,15 +121,16 @@ def _check_direction(f, inputs, checked, eps, atol, rtol) -> None:
     us = {id(x): rng.standard_normal(x.shape) for x in checked}
     outs = _outputs(f, inputs)
     vs = [rng.standard_normal(o.shape) for o in outs]
+    originals = [x.data.copy() for x in checked]
     with no_grad():
-        for x in checked:
-            x.data += eps * us[id(x)]
+        for x, orig in zip(checked, originals):
+            x.data[...] = orig + eps * us[id(x)]
         plus = _outputs(f, inputs)
-        for x in checked:
-            x.data -= 2 * eps * us[id(x)]
+        for x, orig in zip(checked, originals):
+            x.data[...] = orig - eps * us[id(x)]
         minus = _outputs(f, inputs)
-        for x in checked:
-            x.data += eps * us[id(x)]
+        for x, orig in zip(checked, originals):
+            x.data[...] = orig  # restored exactly, not by adding eps back
     numeric = sum(
         float((v * (to_device(p.data, "cpu") - to_device(m.data, "cpu"))).sum()) / (2 * eps)
         for v, p, m in zip(vs, plus, minus)
