@@ -1,0 +1,67 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..tensor import Tensor
+from .optimizer import Optimizer, _direction
+
+
+class SGD(Optimizer):
+    """d = ±g + wd*p; b = mu*b + (1-dampening)*d (b_1 = d); d = d + mu*b if nesterov else b; p -= lr*d."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ):
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _check_hyperparameters(self, group):
+        self._check_nonnegative(group, "lr", "learning rate")
+        self._check_nonnegative(group, "momentum", "momentum value")
+        self._check_nonnegative(group, "weight_decay", "weight_decay value")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "SGD: Nesterov momentum requires a momentum and zero dampening; "
+                f"got momentum={group['momentum']}, dampening={group['dampening']}"
+            )
+
+    def _update(self, p, g, state, group):
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        x = p.data
+        d = _direction(g, x, group["weight_decay"], group["maximize"])
+        owned = d is not g  # d is our scratch array, free to overwrite
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = d if owned else d.copy()
+            else:
+                buf *= momentum
+                buf += d if dampening == 0 else d * (1 - dampening)
+            if group["nesterov"]:
+                lookahead = buf * momentum  # d + momentum * b, as PyTorch's grad.add(buf, alpha=momentum)
+                lookahead += d
+                d, owned = lookahead, True
+            else:
+                d, owned = buf, False  # NOTE: d is the buffer now, so it must not be scaled in place
+        if owned:
+            d *= lr
+            x -= d
+        else:
+            x -= lr * d
