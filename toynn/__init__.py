@@ -5,7 +5,7 @@ Only re-exports: the Tensor and its ops, constructors, grad mode and the subpack
 
 import numpy as _np
 
-from . import autodiff, nn, optim
+from . import autodiff, data, nn, optim
 from .backend import get_default_dtype, set_default_dtype
 from .creation import (
     arange,

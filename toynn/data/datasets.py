@@ -1,0 +1,723 @@
+"""Data sets held as arrays: scikit-learn's digits, MNIST and Fashion-MNIST (IDX files), CIFAR-10 (the Python
+batches, read by a restricted pickle interpreter that never unpickles) and image folders, plus the file readers,
+checks and errors behind them. Nothing downloads unless download=True."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import os
+import pickletools
+import re
+import struct
+import tarfile
+import urllib.request
+import zipfile
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import Dataset
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A data set's file or folder is missing from the root the user gave."""
+
+
+class CorruptDatasetError(ValueError):
+    """A data set's file exists but is not what it should be: bad magic, truncated, wrong counts or checksum."""
+
+
+class UnsafePickleError(CorruptDatasetError):
+    """A pickle asks for an import or opcode outside the CIFAR-10 batch format, so the safe reader refuses it."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Array-backed data sets
+
+
+def _to_float(x: np.ndarray) -> np.ndarray:
+    """uint8 0..255 -> float32 [0, 1]; float32 stays as it is."""
+    if x.dtype == np.uint8:
+        return np.divide(x, np.float32(255), dtype=np.float32)
+    return x.astype(np.float32, copy=False)
+
+
+class _ArrayDataset(Dataset):
+    """Images (N, C, H, W) and labels (N,) int64 held as arrays; samples and batches are float32 in [0, 1].
+
+    NOTE: images are kept as stored (uint8 for the files) and scaled per batch, which keeps CIFAR-10's 50000
+    training images at 150 MB instead of 600 MB.
+    """
+
+    classes: list[str] = []
+
+    def _set(self, data: np.ndarray, targets: np.ndarray, classes, transform, target_transform) -> None:
+        self.data, self.targets, self.classes = data, targets.astype(np.int64, copy=False), list(classes)
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        self.transform, self.target_transform = transform, target_transform
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index):
+        """One sample: image (C, H, W) float32, label int64."""
+        x, y = self.__getitems__(np.array([index]))
+        return x[0], y[0]
+
+    def __getitems__(self, indices) -> tuple[np.ndarray, np.ndarray]:
+        """indices (B,) -> images (B, C, H, W) float32 in [0, 1] (then transform), labels (B,) int64."""
+        x, y = _to_float(self.data[indices]), self.targets[indices]
+        if self.transform is not None:
+            x = self.transform(x)
+        if self.target_transform is not None:
+            y = self.target_transform(y)
+        return x, y
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole set as (images (N, C, H, W) float32 in [0, 1], labels (N,) int64), transforms applied."""
+        return self.__getitems__(np.arange(len(self)))
+
+    def __repr__(self) -> str:
+        split = {True: "train", False: "test"}.get(getattr(self, "train", None), "")
+        return f"{type(self).__name__}({split + ', ' if split else ''}{len(self)} images {tuple(self.data.shape[1:])})"
+
+
+def load_digits(train: bool = True, test_fraction: float = 0.25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 digits, a fixed seeded split: images (N, 1, 8, 8) float32 in [0, 1], labels (N,)."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"load_digits: test_fraction should be in (0, 1), got {test_fraction}")
+    bunch = sklearn_digits()
+    images = (bunch.images / 16.0).astype(np.float32)[:, None]  # (1797, 8, 8) in 0..16 -> (1797, 1, 8, 8) in [0, 1]
+    labels = bunch.target.astype(np.int64)
+    perm = np.random.default_rng(seed).permutation(len(labels))
+    n_test = math.ceil(len(labels) * test_fraction)  # as sklearn's train_test_split: 450 test, 1347 train
+    index = np.sort(perm[n_test:] if train else perm[:n_test])
+    return images[index], labels[index]
+
+
+class Digits(_ArrayDataset):
+    """scikit-learn's 8x8 digits (1797 images, no download): images (N, 1, 8, 8) float32 in [0, 1], labels (N,)."""
+
+    classes = [str(i) for i in range(10)]
+
+    def __init__(
+        self, train: bool = True, test_fraction: float = 0.25, seed: int = 0, transform=None, target_transform=None
+    ):
+        self.train = train
+        images, labels = load_digits(train, test_fraction, seed)
+        self._set(images, labels, type(self).classes, transform, target_transform)
+
+
+# ---------------------------------------------------------------------------------------------
+# IDX files (MNIST, Fashion-MNIST)
+
+_IDX_TYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when they start with the gzip magic (whatever the name says)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetNotFoundError(f"{path}: no such file") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError; a cut-off stream an EOFError
+            raise CorruptDatasetError(f"{path}: corrupt or truncated gzip stream ({err})") from None
+    return raw
+
+
+def read_idx(path, sha256: str | None = None, magic: int | None = None) -> np.ndarray:
+    """An IDX file (raw or gzip) -> array of its shape, e.g. uint8 (N,) labels or (N, rows, cols) images.
+
+    Checks the header (magic, or the expected one when given), that the size matches the header's dimensions,
+    and, when given, the SHA-256 of the uncompressed bytes. Raises CorruptDatasetError naming the file.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    if len(raw) < 4:
+        raise CorruptDatasetError(f"{path}: truncated: expected at least a 4-byte IDX header, got {len(raw)} bytes")
+    found = int.from_bytes(raw[:4], "big")
+    if magic is not None and found != magic:
+        raise CorruptDatasetError(f"{path}: bad magic number 0x{found:08x}, expected 0x{magic:08x}")
+    code, ndim = raw[2], raw[3]
+    if raw[:2] != b"\0\0" or code not in _IDX_TYPES or ndim == 0:
+        raise CorruptDatasetError(f"{path}: bad magic number 0x{found:08x}: not an IDX file")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise CorruptDatasetError(f"{path}: truncated: expected a {header}-byte header, got {len(raw)} bytes")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = _IDX_TYPES[code]
+    count = math.prod(dims)
+    expected = header + count * dtype.itemsize
+    if len(raw) < expected:
+        raise CorruptDatasetError(f"{path}: truncated: expected {expected} bytes for dimensions {dims}, got {len(raw)}")
+    if len(raw) > expected:
+        raise CorruptDatasetError(
+            f"{path}: size mismatch: expected {expected} bytes for dimensions {dims}, "
+            f"got {len(raw)} ({len(raw) - expected} trailing bytes)"
+        )
+    if sha256 is not None:
+        actual = hashlib.sha256(raw).hexdigest()
+        if actual != sha256:
+            raise CorruptDatasetError(
+                f"{path}: checksum mismatch of the uncompressed content: expected SHA-256 {sha256}, got {actual}"
+            )
+    array = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
+    return array if dtype.isnative or dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
+
+
+def _download(urls: Sequence[str], dest: Path, md5: str | None = None) -> None:
+    """Fetch the first of urls that answers into dest (through a temporary file); check its MD5 when given."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for url in urls:
+        tmp = dest.with_name(dest.name + ".part")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as f:
+                while chunk := response.read(1 << 20):
+                    f.write(chunk)
+        except OSError as err:
+            errors.append(f"{url}: {err}")
+            tmp.unlink(missing_ok=True)
+            continue
+        if md5 is not None:
+            actual = hashlib.md5(tmp.read_bytes(), usedforsecurity=False).hexdigest()
+            if actual != md5:
+                tmp.unlink()
+                errors.append(f"{url}: checksum mismatch: expected MD5 {md5}, got {actual}")
+                continue
+        os.replace(tmp, dest)
+        return
+    raise RuntimeError(f"could not download {dest.name}: " + "; ".join(errors))
+
+
+class MNIST(_ArrayDataset):
+    """MNIST from the IDX files in root (gz or raw): images (N, 1, 28, 28) float32 in [0, 1], labels (N,) int64.
+
+    N = 60000 (train) or 10000 (test). The SHA-256 of each file's uncompressed content is checked.
+    """
+
+    mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
+    files = {
+        True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    }
+    sha256 = {  # of the uncompressed official files
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    }
+    gz_md5: dict[str, str] = {}  # the downloaded files are checked through sha256 above
+    classes = [
+        "0 - zero",
+        "1 - one",
+        "2 - two",
+        "3 - three",
+        "4 - four",
+        "5 - five",
+        "6 - six",
+        "7 - seven",
+        "8 - eight",
+        "9 - nine",
+    ]
+
+    def __init__(self, root, train: bool = True, transform=None, target_transform=None, download: bool = False):
+        self.root, self.train = Path(root), bool(train)
+        if download:
+            self.download()
+        image_name, label_name = self.files[self.train]
+        image_path, label_path = self._find(image_name), self._find(label_name)
+        images = read_idx(image_path, sha256=self.sha256.get(image_name), magic=0x00000803)
+        labels = read_idx(label_path, sha256=self.sha256.get(label_name), magic=0x00000801)
+        if len(images) != len(labels):
+            raise CorruptDatasetError(
+                f"{type(self).__name__}: count mismatch: {image_path} holds {len(images)} "
+                f"images but {label_path} holds {len(labels)} labels"
+            )
+        if labels.size and labels.max() >= len(self.classes):
+            raise CorruptDatasetError(f"{label_path}: label {labels.max()} out of range 0..{len(self.classes) - 1}")
+        self._set(images[:, None], labels, type(self).classes, transform, target_transform)  # (N, 1, rows, cols)
+
+    def _folders(self) -> list[Path]:
+        return [self.root, self.root / type(self).__name__ / "raw"]  # also torchvision's layout
+
+    def _find(self, name: str) -> Path:
+        for folder in self._folders():
+            for candidate in (folder / name, folder / (name + ".gz")):
+                if candidate.is_file():
+                    return candidate
+        raise DatasetNotFoundError(
+            f"{type(self).__name__}: found neither {self.root / name}.gz nor "
+            f"{self.root / name}; pass the folder holding the IDX files as root, "
+            "or download=True"
+        )
+
+    def download(self) -> None:
+        """Fetch the four .gz files that root lacks from the mirrors (network needed)."""
+        for name in [n for pair in self.files.values() for n in pair]:
+            if any((folder / n).is_file() for folder in self._folders() for n in (name, name + ".gz")):
+                continue
+            _download([m + name + ".gz" for m in self.mirrors], self.root / (name + ".gz"), self.gz_md5.get(name))
+
+
+class FashionMNIST(MNIST):
+    """Fashion-MNIST from IDX files in root: images (N, 1, 28, 28) float32 in [0, 1], labels (N,) int64.
+
+    NOTE: only the structure is checked on load (magic, sizes, counts): the official checksums known are MD5s of
+    the .gz files, not of the uncompressed content, so they are only checked on download.
+    """
+
+    mirrors = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+    sha256: dict[str, str] = {}
+    gz_md5 = {  # official .gz files (Zalando's README, torchvision)
+        "train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310",
+    }
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A safe reader of the CIFAR-10 Python batches (pickles)
+#
+# NOTE: the batches are pickles; pickle.load would run whatever callable the file names. This reader walks the
+# opcodes with pickletools.genops (which only decodes them) and builds the few objects the format holds itself:
+# dicts, lists, tuples, ints, floats, strings, bytes and NumPy arrays of plain numeric dtypes. Any other import
+# or opcode is refused with UnsafePickleError. Nothing in the file is ever called.
+
+
+class _Global:
+    def __init__(self, kind: str):
+        self.kind = kind
+
+
+class _DtypeStub:
+    def __init__(self, dtype: np.dtype):
+        self.dtype = dtype
+
+
+class _ArrayStub:
+    array: np.ndarray | None = None
+
+
+_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): "reconstruct",
+    ("numpy._core.multiarray", "_reconstruct"): "reconstruct",
+    ("numpy.core.numeric", "_frombuffer"): "frombuffer",
+    ("numpy._core.numeric", "_frombuffer"): "frombuffer",
+    ("numpy", "ndarray"): "ndarray",
+    ("numpy", "dtype"): "dtype",
+    ("_codecs", "encode"): "encode",  # Python 3 bytes in protocol 2
+    ("__builtin__", "bytes"): "bytes",
+    ("builtins", "bytes"): "bytes",
+}
+_DTYPE_CODE = re.compile(r"[<>|=]?(b1|[iu][1248]|f[248])")
+_CONST_OPS = {
+    "INT",
+    "BININT",
+    "BININT1",
+    "BININT2",
+    "LONG",
+    "LONG1",
+    "LONG4",
+    "FLOAT",
+    "BINFLOAT",
+    "UNICODE",
+    "BINUNICODE",
+    "SHORT_BINUNICODE",
+    "BINUNICODE8",
+    "BINBYTES",
+    "SHORT_BINBYTES",
+    "BINBYTES8",
+}
+_STR2_OPS = {"STRING", "BINSTRING", "SHORT_BINSTRING"}  # Python 2 str: bytes, as pickle.load(encoding="bytes")
+
+
+def _dtype(state, where: str) -> np.dtype:
+    if isinstance(state, _DtypeStub):
+        return state.dtype
+    raise UnsafePickleError(f"{where}: expected a numpy dtype, got {type(state).__name__}")
+
+
+def _reduce(func, args, where: str):
+    """Apply one of the allowed callables (our own stand-ins, never the named one) to its pickled arguments."""
+    if not isinstance(func, _Global) or not isinstance(args, tuple):
+        raise UnsafePickleError(f"{where}: REDUCE of {type(func).__name__} is not part of the format")
+    if func.kind == "reconstruct" and len(args) == 3 and isinstance(args[0], _Global) and args[0].kind == "ndarray":
+        return _ArrayStub()
+    if func.kind == "dtype" and 1 <= len(args) <= 3 and isinstance(args[0], (str, bytes)):
+        code = args[0].decode("latin-1") if isinstance(args[0], bytes) else args[0]  # a Python 2 str
+        if not _DTYPE_CODE.fullmatch(code):
+            raise UnsafePickleError(f"{where}: dtype {code!r} is not a plain numeric dtype")
+        return _DtypeStub(np.dtype(code))
+    if func.kind == "frombuffer" and len(args) == 4 and isinstance(args[0], (bytes, bytearray)):
+        buf, dtype, shape, order = args
+        return _make_array(shape, _dtype(dtype, where), order == "F", buf, where)
+    if func.kind == "encode" and len(args) == 2 and isinstance(args[0], str) and args[1] in ("latin1", "latin-1"):
+        return args[0].encode("latin-1")
+    if func.kind == "bytes" and args == ():
+        return b""
+    raise UnsafePickleError(f"{where}: call of {func.kind} with these arguments is not part of the format")
+
+
+def _make_array(shape, dtype: np.dtype, fortran: bool, raw, where: str) -> np.ndarray:
+    if not isinstance(shape, tuple) or not all(isinstance(s, int) and s >= 0 for s in shape):
+        raise CorruptDatasetError(f"{where}: bad array shape {shape!r}")
+    if not isinstance(raw, (bytes, bytearray)):
+        raise UnsafePickleError(f"{where}: array data should be bytes, got {type(raw).__name__}")
+    expected = math.prod(shape) * dtype.itemsize
+    if len(raw) != expected:
+        raise CorruptDatasetError(
+            f"{where}: truncated array: expected {expected} bytes for shape {shape} {dtype}, got {len(raw)}"
+        )
+    array = np.frombuffer(bytes(raw), dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return array if dtype.isnative or dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
+
+
+def _build(obj, state, where: str) -> None:
+    if isinstance(obj, _DtypeStub) and isinstance(state, tuple) and len(state) >= 2:
+        order = state[1].decode("latin-1") if isinstance(state[1], bytes) else state[1]  # b"|" from Python 2
+        if order not in ("<", ">", "|", "=") or any(s is not None for s in state[2:5]):
+            raise UnsafePickleError(f"{where}: only plain numeric dtypes are allowed, got state {state[:5]!r}")
+        obj.dtype = obj.dtype.newbyteorder(order) if order in "<>" else obj.dtype
+    elif isinstance(obj, _ArrayStub) and isinstance(state, tuple) and len(state) in (4, 5):
+        shape, dtype, fortran, raw = state[-4:]
+        obj.array = _make_array(shape, _dtype(dtype, where), bool(fortran), raw, where)
+    else:
+        raise UnsafePickleError(f"{where}: BUILD of {type(obj).__name__} is not part of the format")
+
+
+def _resolve(obj, where: str):
+    """Replace array stand-ins by their arrays; refuse anything but containers, numbers, strings and arrays."""
+    if isinstance(obj, _ArrayStub):
+        if obj.array is None:
+            raise CorruptDatasetError(f"{where}: an array without data")
+        return obj.array
+    if isinstance(obj, dict):
+        return {k: _resolve(v, where) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_resolve(v, where) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_resolve(v, where) for v in obj)
+    if obj is None or isinstance(obj, (bool, int, float, str, bytes, bytearray, np.ndarray)):
+        return obj
+    raise UnsafePickleError(f"{where}: a {type(obj).__name__} is not part of the format")
+
+
+def _safe_unpickle(data: bytes, where: str):
+    """Interpret a pickle's opcodes for the CIFAR batch subset -> the object; never imports or calls what it names."""
+    stack: list = []
+    marks: list[list] = []
+    memo: dict = {}
+    try:
+        for op, arg, pos in pickletools.genops(data):
+            name = op.name
+            if name in ("PROTO", "FRAME"):
+                continue
+            if name == "STOP":
+                break
+            if name in _CONST_OPS:
+                stack.append(arg)
+            elif name in _STR2_OPS:
+                stack.append(arg.encode("latin-1"))
+            elif name == "BYTEARRAY8":
+                stack.append(bytes(arg))
+            elif name == "NONE":
+                stack.append(None)
+            elif name in ("NEWTRUE", "NEWFALSE"):
+                stack.append(name == "NEWTRUE")
+            elif name == "MARK":
+                marks.append(stack)
+                stack = []
+            elif name == "EMPTY_DICT":
+                stack.append({})
+            elif name == "EMPTY_LIST":
+                stack.append([])
+            elif name == "EMPTY_TUPLE":
+                stack.append(())
+            elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+                n = int(name[-1])
+                items = tuple(stack[-n:])
+                if len(items) != n:
+                    raise IndexError("stack underflow")
+                del stack[-n:]
+                stack.append(items)
+            elif name in ("TUPLE", "LIST", "DICT", "APPENDS", "SETITEMS", "POP_MARK"):
+                items, stack = stack, marks.pop()
+                if name == "TUPLE":
+                    stack.append(tuple(items))
+                elif name == "LIST":
+                    stack.append(items)
+                elif name == "DICT":
+                    stack.append(dict(zip(items[::2], items[1::2], strict=True)))
+                elif name == "APPENDS":
+                    _container(stack[-1], list, where, pos).extend(items)
+                elif name == "SETITEMS":
+                    _container(stack[-1], dict, where, pos).update(zip(items[::2], items[1::2], strict=True))
+            elif name == "APPEND":
+                value = stack.pop()
+                _container(stack[-1], list, where, pos).append(value)
+            elif name == "SETITEM":
+                value, key = stack.pop(), stack.pop()
+                _container(stack[-1], dict, where, pos)[key] = value
+            elif name == "POP":
+                stack.pop()
+            elif name == "DUP":
+                stack.append(stack[-1])
+            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                memo[arg] = stack[-1]
+            elif name == "MEMOIZE":
+                memo[len(memo)] = stack[-1]
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                stack.append(memo[arg])
+            elif name in ("GLOBAL", "STACK_GLOBAL"):
+                if name == "GLOBAL":
+                    module, qualname = arg.split(" ", 1)
+                else:
+                    qualname, module = stack.pop(), stack.pop()
+                kind = _GLOBALS.get((module, qualname))
+                if kind is None:
+                    raise UnsafePickleError(
+                        f"{where}: refusing to import {module}.{qualname} (byte {pos}); the "
+                        "CIFAR-10 batch format only holds dicts, lists, strings and arrays"
+                    )
+                stack.append(_Global(kind))
+            elif name == "REDUCE":
+                args, func = stack.pop(), stack.pop()
+                stack.append(_reduce(func, args, f"{where} (byte {pos})"))
+            elif name == "BUILD":
+                state = stack.pop()
+                _build(stack[-1], state, f"{where} (byte {pos})")
+            else:
+                raise UnsafePickleError(f"{where}: opcode {name} (byte {pos}) is not part of the CIFAR-10 batch format")
+    except CorruptDatasetError:
+        raise
+    except ValueError as err:  # genops: unknown opcode, or data that ends before STOP
+        raise CorruptDatasetError(f"{where}: not a valid pickle or truncated ({err})") from None
+    except (IndexError, KeyError, TypeError) as err:
+        raise CorruptDatasetError(f"{where}: malformed pickle ({type(err).__name__}: {err})") from None
+    if len(stack) != 1 or marks:
+        raise CorruptDatasetError(f"{where}: malformed pickle (stack holds {len(stack)} objects at STOP)")
+    return _resolve(stack[0], where)
+
+
+def _container(obj, kind: type, where: str, pos: int):
+    if not isinstance(obj, kind):
+        raise UnsafePickleError(f"{where}: byte {pos} adds items to a {type(obj).__name__}, expected a {kind.__name__}")
+    return obj
+
+
+def read_cifar_batch(path) -> dict:
+    """One CIFAR-10 Python batch (a pickled dict) -> dict with bytes keys (b'data', b'labels', ...); never unpickles."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetNotFoundError(f"{path}: no such file") from None
+    obj = _safe_unpickle(raw, str(path))
+    if not isinstance(obj, dict):
+        raise CorruptDatasetError(f"{path}: expected a pickled dict, got {type(obj).__name__}")
+    return obj
+
+
+def _field(batch: dict, key: str, path: Path):
+    for k in (key.encode(), key):  # official files have bytes keys (Python 2 str); accept str keys too
+        if k in batch:
+            return batch[k]
+    raise CorruptDatasetError(f"{path}: missing key {key!r}; found {sorted(map(str, batch))}")
+
+
+class CIFAR10(_ArrayDataset):
+    """CIFAR-10 from the Python batches in root or root/cifar-10-batches-py: images (N, 3, 32, 32) float32 in
+    [0, 1], labels (N,) int64; N = 50000 (data_batch_1..5) or 10000 (test_batch)."""
+
+    base_folder = "cifar-10-batches-py"
+    url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    filename = "cifar-10-python.tar.gz"
+    tgz_md5 = "c58f30108f718f92721af3b95e74349a"
+    train_list = [f"data_batch_{i}" for i in range(1, 6)]
+    test_list = ["test_batch"]
+    meta = "batches.meta"
+
+    def __init__(self, root, train: bool = True, transform=None, target_transform=None, download: bool = False):
+        self.root, self.train = Path(root), bool(train)
+        if download:
+            self.download()
+        folder = self.root / self.base_folder if (self.root / self.base_folder).is_dir() else self.root
+        missing = [n for n in self.train_list + self.test_list + [self.meta] if not (folder / n).is_file()]
+        needed = (self.train_list if self.train else self.test_list) + [self.meta]
+        if any(n in missing for n in needed):
+            raise DatasetNotFoundError(
+                f"CIFAR10: {', '.join(n for n in needed if n in missing)} not found in "
+                f"{folder}; pass the folder holding the Python batches, or download=True"
+            )
+        names = [
+            str(c.decode() if isinstance(c, bytes) else c)
+            for c in _field(read_cifar_batch(folder / self.meta), "label_names", folder / self.meta)
+        ]
+        images, labels = [], []
+        for name in self.train_list if self.train else self.test_list:
+            path = folder / name
+            batch = read_cifar_batch(path)
+            data, y = _field(batch, "data", path), _field(batch, "labels", path)
+            if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+                found = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+                raise CorruptDatasetError(f"{path}: data should be a uint8 array (N, 3072), got {found}")
+            y = np.asarray(y)
+            if y.shape != (len(data),) or y.dtype.kind not in "iu":
+                raise CorruptDatasetError(
+                    f"{path}: count mismatch: {len(data)} images but labels of shape {y.shape} ({y.dtype})"
+                )
+            if y.size and (y.min() < 0 or y.max() >= len(names)):
+                raise CorruptDatasetError(f"{path}: labels out of range 0..{len(names) - 1}")
+            images.append(data.reshape(-1, 3, 32, 32))  # (n, 3072) -> (n, 3, 32, 32), channel-major as stored
+            labels.append(y.astype(np.int64))
+        self._set(np.concatenate(images), np.concatenate(labels), names, transform, target_transform)
+
+    def download(self) -> None:
+        """Fetch and unpack the official archive into root unless the batches are there (network needed)."""
+        if (self.root / self.base_folder / self.meta).is_file() or (self.root / self.meta).is_file():
+            return
+        archive = self.root / self.filename
+        if not archive.is_file():
+            _download([self.url], archive, self.tgz_md5)
+        extract_archive(archive, self.root)
+
+
+# ---------------------------------------------------------------------------------------------
+# Image folders
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def extract_archive(archive, cache_dir, members: Callable[[str], bool] | None = None) -> Path:
+    """Unpack a .tar.gz/.tgz/.tar/.zip archive into cache_dir once (a marker file skips later calls) -> cache_dir.
+
+    members, when given, keeps only the entries whose name it accepts (and then nothing is cached by a marker).
+    """
+    archive, cache_dir = Path(archive), Path(cache_dir)
+    if not archive.is_file():
+        raise DatasetNotFoundError(f"{archive}: no such archive")
+    marker = cache_dir / f".{archive.name}.extracted"
+    if members is None and marker.exists():
+        return cache_dir
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as z:  # ZipFile drops absolute paths and '..'
+                z.extractall(cache_dir, members=None if members is None else [n for n in z.namelist() if members(n)])
+        else:
+            with tarfile.open(archive) as tar:
+                chosen = None if members is None else [m for m in tar.getmembers() if members(m.name)]
+                tar.extractall(cache_dir, members=chosen, filter="data")  # NOTE: refuses '..', links out, devices
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as err:
+        raise CorruptDatasetError(f"{archive}: cannot extract ({err})") from None
+    if members is None:
+        marker.touch()
+    return cache_dir
+
+
+class ImageFolder(_ArrayDataset):
+    """Images in root/<class>/**/<file>, classes sorted by name -> labels 0..K-1, loaded eagerly with Pillow:
+    images (N, C, H, W) float32 in [0, 1] (C = 3 for mode 'RGB', 1 for 'L'), labels (N,) int64.
+
+    image_size (int or (h, w)) resizes every image; without it all images must share one size. max_per_class keeps
+    the first files of each class (sorted by name).
+    """
+
+    def __init__(
+        self,
+        root,
+        transform=None,
+        target_transform=None,
+        image_size=None,
+        max_per_class: int | None = None,
+        mode: str = "RGB",
+        extensions: Sequence[str] = IMG_EXTENSIONS,
+    ):
+        from PIL import Image, UnidentifiedImageError
+
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetNotFoundError(f"ImageFolder: {self.root} is not a folder")
+        classes = sorted(d.name for d in self.root.iterdir() if d.is_dir())
+        if not classes:
+            raise DatasetNotFoundError(f"ImageFolder: no class folders in {self.root}; expected root/<class>/<image>")
+        if max_per_class is not None and max_per_class <= 0:
+            raise ValueError(f"ImageFolder: max_per_class should be positive, got {max_per_class}")
+        exts = tuple(e.lower() for e in extensions)
+        samples: list[tuple[str, int]] = []
+        for label, name in enumerate(classes):
+            files = sorted(p for p in (self.root / name).rglob("*") if p.suffix.lower() in exts and p.is_file())
+            if not files:
+                raise DatasetNotFoundError(
+                    f"ImageFolder: class folder {self.root / name} holds no image ({', '.join(exts)})"
+                )
+            samples += [(str(p), label) for p in files[:max_per_class]]
+        size = None if image_size is None else _hw(image_size)
+        data = None
+        for k, (path, _) in enumerate(samples):
+            try:
+                with Image.open(path) as im:
+                    im = im.convert(mode)
+                    if size is not None and im.size != (size[1], size[0]):
+                        im = im.resize((size[1], size[0]), Image.BILINEAR)  # PIL sizes are (w, h)
+                    a = np.asarray(im, dtype=np.uint8)
+            except (OSError, UnidentifiedImageError) as err:
+                raise CorruptDatasetError(f"{path}: cannot read image ({err})") from None
+            a = a[:, :, None] if a.ndim == 2 else a  # (H, W) -> (H, W, 1)
+            if data is None:
+                data = np.empty((len(samples),) + a.shape, dtype=np.uint8)  # (N, H, W, C)
+            elif a.shape != data.shape[1:]:
+                raise ValueError(
+                    f"ImageFolder: {path} is {a.shape[1]}x{a.shape[0]} ({a.shape[2]} channels), but "
+                    f"{samples[0][0]} is {data.shape[2]}x{data.shape[1]}; pass image_size= to resize"
+                )
+            data[k] = a
+        self.samples = self.imgs = samples
+        images = np.ascontiguousarray(data.transpose(0, 3, 1, 2))  # (N, H, W, C) -> (N, C, H, W)
+        self._set(images, np.array([y for _, y in samples], dtype=np.int64), classes, transform, target_transform)
+
+
+def _hw(size) -> tuple[int, int]:
+    if isinstance(size, (int, np.integer)):
+        return int(size), int(size)
+    h, w = size
+    return int(h), int(w)
+
+
+__all__ = [
+    "CIFAR10",
+    "IMG_EXTENSIONS",
+    "MNIST",
+    "CorruptDatasetError",
+    "DatasetNotFoundError",
+    "Digits",
+    "FashionMNIST",
+    "ImageFolder",
+    "UnsafePickleError",
+    "extract_archive",
+    "load_digits",
+    "read_cifar_batch",
+    "read_idx",
+]
