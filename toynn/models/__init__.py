@@ -1,0 +1,14 @@
+"""Model zoo: the lecture's models, each taking its input shape and class count."""
+
+from .classic import MLP, Perceptron, PerceptronResult, SoftmaxRegression, linearly_separable
+from .registry import build_model, model_names
+
+__all__ = [
+    "MLP",
+    "Perceptron",
+    "PerceptronResult",
+    "SoftmaxRegression",
+    "build_model",
+    "linearly_separable",
+    "model_names",
+]
