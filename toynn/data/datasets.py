@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..tensor import Tensor
 from .dataset import Dataset
 
 # ---------------------------------------------------------------------------------------------
@@ -67,9 +68,9 @@ class _ArrayDataset(Dataset):
         return len(self.targets)
 
     def __getitem__(self, index):
-        """One sample: image (C, H, W) float32, label int64."""
+        """One sample as torchvision gives it: image Tensor (C, H, W) float32 in [0, 1], label int."""
         x, y = self.__getitems__(np.array([index]))
-        return x[0], y[0]
+        return Tensor(x[0]), (y[0].item() if isinstance(y[0], np.generic) else y[0])
 
     def __getitems__(self, indices) -> tuple[np.ndarray, np.ndarray]:
         """indices (B,) -> images (B, C, H, W) float32 in [0, 1] (then transform), labels (B,) int64."""
