@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import machine, print_table  # noqa: E402
 
-SUITES = ["core"]
+SUITES = ["core", "train"]
 
 
 def main(argv: list[str]) -> None:
