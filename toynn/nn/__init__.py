@@ -2,18 +2,23 @@
 
 from . import functional, init
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Step, Tanh
-from .layers import Dropout, Flatten, Identity, Linear, Unflatten
+from .layers import Dropout, Dropout2d, Flatten, Identity, Linear, Unflatten
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, ModuleList, Parameter, Sequential
+from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 
 __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout2d",
     "Flatten",
     "Identity",
     "LeakyReLU",
+    "LocalResponseNorm",
     "Linear",
     "LogSoftmax",
     "MSELoss",

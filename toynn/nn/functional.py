@@ -17,7 +17,7 @@ from ..backend import array_module, to_device
 from ..creation import default_generator
 from ..errors import ShapeError
 from ..ops import flatten, pad, sigmoid, tanh
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, no_grad
 
 __all__ = [
     "binary_cross_entropy",
@@ -208,6 +208,86 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         keep = default_generator().random(input.shape, dtype=np.float32) >= p  # float32 draws: half the cost
         mask = to_device(keep.astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p)), input.device)
     return input * Tensor._wrap(mask)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels with probability p, scaling the rest by 1/(1-p). (N, C, H, W) or (C, H, W)."""
+    if input.ndim not in (3, 4):
+        raise ShapeError(f"dropout2d: expected a 3-D or 4-D input (N, C, H, W); got shape {input.shape}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    shape = input.shape[:-2] + (1, 1)  # one draw per (sample, channel), broadcast over the plane
+    keep = default_generator().random(shape, dtype=np.float32) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return input * Tensor._wrap(to_device(keep.astype(input.dtype) * input.dtype.type(scale), input.device))
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias per channel (dim 1); batch statistics when training.
+
+    In training the running statistics are updated in place: r = (1 - momentum) r + momentum s, with the
+    unbiased batch variance, as in PyTorch. input (N, C, *) -> (N, C, *).
+    """
+    if input.ndim < 2:
+        raise ShapeError(f"batch_norm: expected an input of at least 2 dims (N, C, ...); got shape {input.shape}")
+    C = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (C,):
+            raise ShapeError(f"batch_norm: {name} must have shape ({C},) for input {input.shape}; got {t.shape}")
+    axes = (0, *range(2, input.ndim))
+    shape = (1, C) + (1,) * (input.ndim - 2)  # per-channel values broadcast over N and the spatial dims
+    if training or running_mean is None:
+        n = input.data.size // C
+        if n <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training; got input {input.shape}"
+            )
+        mean = input.mean(axes, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(axes, keepdim=True)
+        if training and running_mean is not None:
+            with no_grad():  # NOTE: statistics, not part of the graph
+                running_mean.data *= 1 - momentum
+                running_mean.data += momentum * mean.data.reshape(C)
+                running_var.data *= 1 - momentum
+                running_var.data += momentum * var.data.reshape(C) * (n / (n - 1))
+    else:
+        centered = input - running_mean.reshape(shape)
+        var = running_var.reshape(shape)
+    out = centered / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """AlexNet's normalisation across channels: x / (k + alpha/size * sum of x^2 over `size` neighbours)^beta.
+
+    The window around channel c spans c - size//2 .. c + (size-1)//2, zero-padded, as in PyTorch. (N, C, *).
+    """
+    if input.ndim < 3:
+        raise ShapeError(f"local_response_norm: expected an input of 3 or more dims (N, C, ...); got {input.shape}")
+    C = input.shape[1]
+    sq = input * input
+    pads = [0, 0] * (input.ndim - 2) + [size // 2, (size - 1) // 2]  # F.pad order: last dim first, channels last
+    padded = pad(sq, tuple(pads))
+    window = padded[:, 0:C]
+    for i in range(1, size):  # a loop over the window's taps, not over pixels
+        window = window + padded[:, i : i + C]
+    return input / (window * (alpha / size) + k) ** beta
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:

@@ -122,3 +122,22 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Module):
+    """In training, zero whole channels with probability p and scale the rest by 1/(1-p); identity in eval().
+
+    Shape:
+        input (N, C, H, W) or (C, H, W) -> output, the same
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
