@@ -12,6 +12,7 @@ import numpy as np
 
 from . import checkpoint
 from .creation import default_generator
+from .distributed import Distributed
 from .tensor import no_grad
 
 
@@ -62,19 +63,30 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     extra_state: dict | None = None,
+    distributed: Distributed | None = None,
 ) -> History:
     """Train for `epochs`, evaluating on val_loader after each; checkpoint into run_dir after each epoch.
 
     With resume=True and a checkpoint in run_dir, training continues after its last epoch with the
     model, optimizer, scheduler, history and random-generator state restored, so that the final
     weights equal those of an uninterrupted run with the same seed.
+
+    distributed (from toynn.distributed.init(), under mpirun): rank 0's weights are broadcast, gradients are
+    averaged over ranks every step, the epoch's metrics are summed over ranks, and only rank 0 prints and
+    writes run_dir. train_loader is then this rank's shard (a DistributedLoader).
     """
+    dist = distributed if distributed is not None else Distributed()
     run_dir = Path(run_dir) if run_dir is not None else None
     history, start = History(), 0
     if resume and run_dir is not None and (run_dir / "checkpoint.safetensors").exists():
         start, history = _restore(run_dir / "checkpoint.safetensors", model, optimizer, scheduler)
+    dist.check_equal(start, "the epoch to resume from (is run_dir on a file system that every rank sees?)")
+    dist.broadcast_parameters(model)
+    progress = progress and dist.is_main
     for epoch in range(start, epochs):
-        record = _train_epoch(model, loss_fn, optimizer, train_loader, epoch, epochs, progress)
+        if hasattr(train_loader, "set_epoch"):  # a DistributedLoader: a new shard of a new permutation
+            train_loader.set_epoch(epoch)
+        record = _train_epoch(model, loss_fn, optimizer, train_loader, epoch, epochs, progress, dist)
         if scheduler is not None:
             scheduler.step()
         if val_loader is not None:
@@ -83,20 +95,22 @@ def fit(
         history.epochs.append(record)
         if progress:
             print(_summary_line(record, epochs), flush=True)
-        if run_dir is not None:
+        if run_dir is not None and dist.is_main:
             _save(run_dir, model, optimizer, scheduler, history, epoch + 1, extra_state)
     return history
 
 
-def _train_epoch(model, loss_fn, optimizer, loader, epoch: int, epochs: int, progress: bool) -> dict:
+def _train_epoch(model, loss_fn, optimizer, loader, epoch: int, epochs: int, progress: bool, dist) -> dict:
     model.train()
     bar = _progress(loader, f"epoch {epoch + 1}/{epochs}", progress)
     seen, correct, loss_sum, start = 0, 0, 0.0, time.perf_counter()
+    params = list(model.parameters())  # walked once: all_reduce_gradients runs every step
     for step, (x, y) in enumerate(bar):
         optimizer.zero_grad()
         out = model(x)
         loss = loss_fn(out, y)
         loss.backward()
+        dist.all_reduce_gradients(params)
         optimizer.step()
         value = float(loss.item())
         if not math.isfinite(value):
@@ -108,6 +122,8 @@ def _train_epoch(model, loss_fn, optimizer, loader, epoch: int, epochs: int, pro
             rate = seen / max(time.perf_counter() - start, 1e-9)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}", rate=f"{rate:.0f}/s")
     seconds = time.perf_counter() - start
+    totals = dist.reduce_metrics({"seen": seen, "correct": correct, "loss_sum": loss_sum})
+    seen, correct, loss_sum = totals["seen"], totals["correct"], totals["loss_sum"]
     lr = optimizer.param_groups[0]["lr"]
     return {
         "epoch": epoch + 1,
