@@ -1,0 +1,126 @@
+"""Shape arithmetic of convolution and pooling (Dumoulin & Visin's relationships) and argument normalisation."""
+
+from __future__ import annotations
+
+import numbers
+
+from ..errors import ShapeError
+from ..tensor import Tensor
+
+KINDS = ("conv", "conv_transpose", "pool")
+
+
+def ntuple(value, n: int, name: str, op: str) -> tuple[int, ...]:
+    """value as a tuple of n ints: an int is repeated, a 1-tuple too (PyTorch's _pair)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return (int(value),) * n
+    try:
+        items = tuple(value)
+    except TypeError:
+        items = None
+    if items is not None and len(items) == 1:
+        items = items * n
+    if items is None or len(items) != n or not all(isinstance(v, numbers.Integral) for v in items):
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints; got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+def conv_out(i: int, k: int, s: int = 1, p_lo: int = 0, p_hi: int | None = None, d: int = 1) -> int:
+    """Convolution: o = floor((i + p_lo + p_hi - d(k-1) - 1) / s) + 1 (p_hi defaults to p_lo)."""
+    p_hi = p_lo if p_hi is None else p_hi
+    return (i + p_lo + p_hi - d * (k - 1) - 1) // s + 1
+
+
+def conv_transpose_out(i: int, k: int, s: int = 1, p: int = 0, d: int = 1, a: int = 0) -> int:
+    """Transposed convolution: o = (i-1)s - 2p + d(k-1) + a + 1, a = output_padding."""
+    return (i - 1) * s - 2 * p + d * (k - 1) + a + 1
+
+
+def pool_out(i: int, k: int, s: int, p: int = 0, d: int = 1, ceil_mode: bool = False) -> int:
+    """Pooling: conv_out, rounded up in ceil_mode, where the last window must still start inside input or left pad."""
+    o = (i + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (o - 1) * s >= i + p:
+        o -= 1
+    return o
+
+
+def output_size(
+    kind: str,
+    input_size,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    output_padding=0,
+    ceil_mode: bool = False,
+):
+    """Spatial output size of 'conv', 'conv_transpose' or 'pool'; ints give an int, tuples a tuple.
+
+    conv:            o = floor((i + 2p - d(k-1) - 1) / s) + 1   (padding 'same' gives i, 'valid' p = 0)
+    conv_transpose:  o = (i-1)s - 2p + d(k-1) + output_padding + 1
+    pool:            as conv, with ceil instead of floor in ceil_mode (the last window starts inside)
+    stride defaults to 1, or to kernel_size for 'pool' (as in max_pool2d).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"output_size: kind must be one of {KINDS}; got {kind!r}")
+    scalar = isinstance(input_size, numbers.Integral)
+    n = 1 if scalar else len(tuple(input_size))
+    i = ntuple(input_size, n, "input_size", "output_size")
+    k = ntuple(kernel_size, n, "kernel_size", "output_size")
+    s = ntuple(stride if stride is not None else (kernel_size if kind == "pool" else 1), n, "stride", "output_size")
+    d = ntuple(dilation, n, "dilation", "output_size")
+    a = ntuple(output_padding, n, "output_padding", "output_size")
+    if isinstance(padding, str):
+        if kind != "conv" or padding not in ("same", "valid"):
+            raise ValueError(f"output_size: padding {padding!r} is only defined for kind='conv' ('same' or 'valid')")
+        if padding == "same":
+            if any(v != 1 for v in s):
+                raise ValueError("output_size: padding='same' is not supported for strided convolutions")
+            return i[0] if scalar else i
+        padding = 0
+    p = ntuple(padding, n, "padding", "output_size")
+    if kind == "conv":
+        out = tuple(conv_out(*v) for v in zip(i, k, s, p, p, d))
+    elif kind == "conv_transpose":
+        out = tuple(conv_transpose_out(*v) for v in zip(i, k, s, p, d, a))
+    else:
+        out = tuple(pool_out(*v, ceil_mode) for v in zip(i, k, s, p, d))
+    return out[0] if scalar else out
+
+
+def dims(shape) -> str:
+    """A spatial size as the lecture writes it: 28x28."""
+    return "x".join(str(v) for v in shape)
+
+
+def channels(n: int) -> str:
+    return f"{n} channel" if n == 1 else f"{n} channels"
+
+
+def check_tensor(op: str, name: str, x, ndims: tuple[int, ...], what: str) -> None:
+    """x must be a floating-point Tensor with one of the given numbers of dimensions."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor; got {type(x).__name__}")
+    if x.ndim not in ndims:
+        expected = " or ".join(f"{n}-D" for n in ndims)
+        raise ShapeError(f"{op}: {name} must be {expected} {what}; got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: {name} must be floating point; got {x.dtype} (convert it with .float())")
+
+
+def check_same_dtype(op: str, name: str, t: Tensor, x: Tensor) -> None:
+    if t.dtype != x.dtype:
+        raise TypeError(f"{op}: {name} is {t.dtype} but input is {x.dtype}; convert it with .to({x.dtype})")
+
+
+def check_positive(op: str, **values) -> None:
+    """Strides, dilations and kernel sizes must be >= 1."""
+    for name, v in values.items():
+        if min(v) < 1:
+            raise ValueError(f"{op}: {name} must be positive; got {v}")
+
+
+def check_nonnegative(op: str, **values) -> None:
+    for name, v in values.items():
+        if min(v) < 0:
+            raise ValueError(f"{op}: {name} must be non-negative; got {v}")
