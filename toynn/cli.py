@@ -51,11 +51,19 @@ def _train(args) -> int:
     from .models import build_model
     from .train import evaluate, fit, plot_history
 
+    dist = None
+    if args.distributed:  # under `mpirun -n N`: every rank runs this function on its shard
+        from . import distributed
+
+        dist = distributed.init()
+    log = print if dist is None else dist.log  # only rank 0 prints and writes files
     out = Path(args.out or f"runs/{args.model}-{args.data}-{time.strftime('%Y%m%d-%H%M%S')}")
     if (out / "checkpoint.safetensors").exists() and not args.resume:
         raise ValueError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     toynn.manual_seed(args.seed)
     train_loader, test_loader, info = _loaders(args.data, args.data_dir, args.batch_size)
+    if dist is not None:  # --batch-size stays the global batch: each rank takes batch_size / N of it
+        train_loader = dist.shard(train_loader, seed=args.seed)
     config = {
         "model": args.model,
         "data": args.data,
@@ -70,9 +78,10 @@ def _train(args) -> int:
         from .optim.lr_scheduler import CosineAnnealingLR
 
         scheduler = CosineAnnealingLR(optimizer, T_max=args.epochs)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config, indent=1))
-    print(
+    if dist is None or dist.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config, indent=1))
+    log(
         f"training {args.model} on {args.data} ({len(train_loader.dataset)} train, "
         f"{len(test_loader.dataset)} test) for {args.epochs} epochs -> {out}"
     )
@@ -87,7 +96,10 @@ def _train(args) -> int:
         run_dir=out,
         resume=args.resume,
         progress=not args.quiet,
+        distributed=dist,
     )
+    if dist is not None and not dist.is_main:
+        return 0
     plot_history(history, out / "curves.png")
     result = evaluate(model, test_loader)
     print(f"test accuracy: {result['accuracy']:.4f} ({result['samples']} held-out images)")
@@ -192,6 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATA-TIME)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     tr.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    tr.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over MPI: start with `mpirun -n N toynn train ... --distributed`; "
+        "--batch-size is the global batch, split across the N ranks (needs mpi4py)",
+    )
     tr.set_defaults(handler=_train)
 
     ev = sub.add_parser("evaluate", help="test accuracy of a trained run")
@@ -207,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("example", help="the lecture's worked backprop example J = cos(sin(x^2) + 3x^2)")
     ex.add_argument("--x", type=float, default=1.5, help="the input x")
     ex.set_defaults(handler=_example)
+    from .autodiff.cli import add_parser as add_autodiff  # sets its own handler
+
+    add_autodiff(sub)
     return parser
 
 
@@ -227,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except (ValueError, FileNotFoundError, RuntimeError, FloatingPointError) as err:  # one clear line
         print(f"toynn {args.command}: error: {err}", file=sys.stderr)
+        if getattr(args, "distributed", False):  # the other ranks would wait for this one until their timeout
+            from .distributed import abort_job
+
+            abort_job(f"toynn {args.command} failed: {err}")
         return 1
     except KeyboardInterrupt:
         print(

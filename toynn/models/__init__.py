@@ -1,9 +1,12 @@
 """Model zoo: the lecture's models, each taking its input shape and class count."""
 
 from .classic import MLP, Perceptron, PerceptronResult, SoftmaxRegression, linearly_separable
+from .cnn import CifarNet, LeNet5
 from .registry import build_model, model_names
 
 __all__ = [
+    "CifarNet",
+    "LeNet5",
     "MLP",
     "Perceptron",
     "PerceptronResult",

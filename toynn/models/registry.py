@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .classic import MLP, SoftmaxRegression
+from .cnn import CifarNet, LeNet5
 
 
 def _mlp(input_shape, num_classes, hidden=(512,), activation="relu"):
@@ -15,9 +16,30 @@ def _softmax(input_shape, num_classes):
     return SoftmaxRegression(math.prod(input_shape), num_classes)
 
 
+def _image_shape(name: str, input_shape) -> tuple:
+    """(C, H, W); flat square inputs such as MNIST's 784 are read as one channel."""
+    if len(input_shape) == 1:
+        side = math.isqrt(input_shape[0])
+        if side * side == input_shape[0]:
+            return (1, side, side)
+    if len(input_shape) == 2:
+        return (1, *input_shape)
+    return tuple(input_shape)
+
+
+def _lenet(input_shape, num_classes):
+    return LeNet5(_image_shape("lenet", input_shape), num_classes)
+
+
+def _cifarnet(input_shape, num_classes):
+    return CifarNet(_image_shape("cifarnet", input_shape), num_classes)
+
+
 _MODELS = {
     "mlp": (_mlp, "the lecture's two-layer network: Linear(in, 512), ReLU, Linear(512, classes)"),
     "softmax": (_softmax, "linear softmax (multinomial logistic) regression"),
+    "lenet": (_lenet, "LeNet-5: conv 6@5x5 pad 2, pool, conv 16@5x5, pool, FC 120, 84, classes (ReLU)"),
+    "cifarnet": (_cifarnet, "small VGG-style net: 2x conv3x3 32, pool, 2x conv3x3 64, pool, FC 256, classes"),
 }
 
 

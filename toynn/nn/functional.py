@@ -14,12 +14,48 @@ import numpy as np
 
 from .. import ops
 from ..backend import array_module, to_device
+from ..conv import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    max_unpool1d,
+    max_unpool2d,
+)
+from ..conv import pad_nd as pad  # F.pad takes PyTorch's modes: constant, reflect, replicate, circular
 from ..creation import default_generator
 from ..errors import ShapeError
-from ..ops import flatten, pad, sigmoid, tanh
+from ..ops import flatten, sigmoid, tanh
 from ..tensor import Function, Tensor, no_grad
 
 __all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "interpolate",
+    "max_pool1d",
+    "max_pool2d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "batch_norm",
+    "dropout2d",
+    "local_response_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
