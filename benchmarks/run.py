@@ -2,19 +2,22 @@
 
 python benchmarks/run.py            # all
 python benchmarks/run.py core       # only benchmarks/bench_core.py
+OMP_NUM_THREADS=1 python benchmarks/run.py models   # both libraries on one thread (the default is 2)
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parent.parent))  # toynn from this checkout, installed or not
 
 from harness import machine, print_table  # noqa: E402
 
-SUITES = ["core", "train"]
+SUITES = ["core", "train", "models", "conv"]
 
 
 def main(argv: list[str]) -> None:
@@ -22,7 +25,7 @@ def main(argv: list[str]) -> None:
 
     import toynn
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # harness sets 2 unless the caller chose
     suites = argv or SUITES
     print(machine())
     rows, targets = [], {}

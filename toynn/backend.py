@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 
 import numpy as np
 
@@ -74,6 +76,164 @@ def set_default_dtype(dtype) -> None:
 
 def is_float(dtype) -> bool:
     return dtype.kind == "f"
+
+
+_scratch = threading.local()
+
+
+def scratch(xp, name: str, shape: tuple, dtype):
+    """A work array of `shape` for `name`, reused from call to call (its contents are left over: fill before use).
+
+    Saves allocating (and page-faulting in) megabytes of im2col columns for every conv call. Each name holds
+    one buffer per thread, array module and dtype, grown on demand: one user at a time, never returned to callers.
+    """
+    size = 1
+    for n in shape:
+        size *= int(n)
+    pool = getattr(_scratch, "pool", None)
+    if pool is None:
+        pool = _scratch.pool = {}
+    key = (name, xp.__name__, np.dtype(dtype).str)
+    buf = pool.get(key)
+    if buf is None or buf.size < size:
+        buf = pool[key] = xp.empty(size, dtype=dtype)
+    return buf[:size].reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Threads: big spatial ops split their batch across threads, each running single-threaded BLAS
+
+
+class _Threads:
+    count = None  # None until first asked: then the BLAS library's own thread count (OMP_NUM_THREADS ...)
+    blas = None  # threadpoolctl's controller of the loaded BLAS, or False when threadpoolctl is missing
+    pool = None  # the worker threads (count - 1 of them: the calling thread takes the first part)
+    local = threading.local()  # .inside: this thread is running a part, so nested calls run in place
+
+
+def _forget_pool():  # a forked child has none of its parent's threads: start a new pool there when needed
+    _Threads.pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _blas_controller():
+    if _Threads.blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _Threads.blas = False
+        else:
+            _Threads.blas = ThreadpoolController().select(user_api="blas")
+    return _Threads.blas
+
+
+def get_num_threads() -> int:
+    """Threads the spatial ops use on the CPU: the BLAS's thread count unless set_num_threads says otherwise.
+
+    1 (every op in the calling thread, BLAS threaded as configured) when threadpoolctl is not installed.
+    """
+    if _Threads.count is None:
+        blas = _blas_controller()
+        counts = [lib.num_threads for lib in blas.lib_controllers] if blas else []
+        _Threads.count = max(counts) if counts else 1
+    return _Threads.count
+
+
+def set_num_threads(n: int) -> None:
+    """Use n threads for the spatial ops on the CPU (torch.set_num_threads)."""
+    if int(n) < 1:
+        raise ValueError(f"set_num_threads: n must be at least 1; got {n}")
+    _Threads.count = int(n) if _blas_controller() else 1
+    if _Threads.pool is not None:
+        _Threads.pool.shutdown()
+        _Threads.pool = None
+
+
+class _OneBlasThread:
+    """Inside: BLAS runs on the calling thread only. Its own worker threads are never woken, so they never spin.
+
+    NOTE: OpenBLAS's idle workers spin (sched_yield) for about 0.1 s after every threaded call, taking a core
+    from the threads that run next; toynn's parallel ops and products run single-threaded BLAS instead.
+    """
+
+    def __enter__(self):
+        self.libs = _blas_controller().lib_controllers
+        self.before = [lib.get_num_threads() for lib in self.libs]
+        for lib in self.libs:
+            lib.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        for lib, n in zip(self.libs, self.before):
+            lib.set_num_threads(n)
+
+
+def parallel(fn, n: int, xp=np, step: int = 1) -> list:
+    """[fn(start, stop) for the parts of range(n) split across get_num_threads() threads], in order of start.
+
+    Saves what threaded BLAS cannot: NumPy's copies (im2col) run on one core, and BLAS's own threads synchronise
+    many times per product and spin when idle (costly on a busy machine). Here each thread runs its share of the
+    batch, copies and products, on single-threaded BLAS, and the threads meet once. fn must write disjoint
+    outputs. Parts start at multiples of step and get as equal a number of steps as can be. fn(0, n) runs in the
+    calling thread alone with one thread and inside another part; on CuPy arrays the parts run one after another.
+    """
+    threads = get_num_threads()
+    if threads == 1 or getattr(_Threads.local, "inside", False):
+        return [fn(0, n)]
+    steps = -(-n // step)
+    k = min(threads, steps)
+    bounds = [min(n, steps * i // k * step) for i in range(k + 1)]
+    # NOTE: the same parts and single-threaded BLAS on CuPy arrays too: a device stand-in that computes with NumPy
+    # (tests/fake_cupy.py) then rounds exactly as the CPU does (BLAS sums differently with more threads or columns)
+    with _OneBlasThread():
+        if k == 1 or xp is not np:
+            return [fn(bounds[i], bounds[i + 1]) for i in range(k)]
+        if _Threads.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _Threads.pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="toynn")
+
+        def part(i):
+            _Threads.local.inside = True
+            try:
+                return fn(bounds[i], bounds[i + 1])
+            finally:
+                _Threads.local.inside = False
+
+        futures = [_Threads.pool.submit(part, i) for i in range(1, k)]
+        try:
+            first = part(0)
+        finally:
+            rest = [f.result() for f in futures]  # NOTE: wait for every part before BLAS gets its threads back
+    return [first, *rest]
+
+
+# products split into parts of at least this many multiply-adds (~0.5 ms): a hand-off to a thread costs ~0.1 ms
+# on the test VM, and smaller products (the MLP's) ran faster on one thread than split (measured)
+PARALLEL_MACS = 1 << 25
+
+
+def matmul(a, b):
+    """a @ b for 2-D arrays, the rows of a (or the columns of b, when b has more) split across toynn's threads.
+
+    NOTE: never a threaded BLAS call: OpenBLAS's idle workers would then spin for ~0.1 s and take a core from the
+    conv threads that run next (the CIFAR net's step: 231 -> 178 ms when its linear layers stopped waking them).
+    """
+    M, K = a.shape
+    N = b.shape[1]
+    if get_num_threads() == 1:
+        return a @ b
+    xp = array_module(a, b)
+    out = xp.empty((M, N), dtype=xp.result_type(a, b))
+    n = max(M, N)
+    parts = max(1, min(get_num_threads(), M * N * K // PARALLEL_MACS))
+    if M >= N:
+        parallel(lambda s, e: xp.matmul(a[s:e], b, out=out[s:e]), M, xp, -(-n // parts))
+    else:
+        parallel(lambda s, e: xp.matmul(a, b[:, s:e], out=out[:, s:e]), N, xp, -(-n // parts))
+    return out
 
 
 def scatter_add(xp, target, index, values) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..backend import array_module
+from ..backend import array_module, get_num_threads, parallel
 from ..errors import ShapeError
 from ..tensor import Function, Tensor
 from .arithmetic import check_nonnegative, check_positive, check_tensor, dims, ntuple, pool_out
@@ -46,7 +46,8 @@ def _windows(frame, kernel, stride, dilation, out_hw):
 
 
 def _scatter_taps(parts, x_shape, padding, stride, kernel, dilation, out_hw, like):
-    """The adjoint of _windows: parts(t, out) writes tap t's share into `out`, a strided view of a zero frame.
+    """The adjoint of _windows: parts(t, n, out) writes tap t's share of images n (a slice) into `out`, a strided
+    view of a zero frame, or returns it when out is None.
 
     Non-overlapping windows write straight into the view (no temporary, no read); overlapping ones add.
     """
@@ -59,24 +60,37 @@ def _scatter_taps(parts, x_shape, padding, stride, kernel, dilation, out_hw, lik
     covered = tiles and (Hb, Wb) == (sh * out_hw[0], sw * out_hw[1])  # every cell gets written: no zero fill
     # channels-first memory, like the conv outputs: the conv backward that follows then copies nothing
     frame = (xp.empty if covered else xp.zeros)((C, N, Hb, Wb), dtype=like.dtype).transpose(1, 0, 2, 3)  # (N,C,Hb,Wb)
-    for t, view in enumerate(_windows(frame, kernel, stride, dilation, out_hw)):
-        if overlapping:
-            view += parts(t, None)
-        else:
-            parts(t, view)
+    views = _windows(frame, kernel, stride, dilation, out_hw)
+
+    def images(a, b):  # images a..b, on one thread
+        n = slice(a, b)
+        for t, view in enumerate(views):
+            if overlapping:
+                view[n] += parts(t, n, None)
+            else:
+                parts(t, n, view[n])
+
+    parallel(images, N, xp, _images_per_part(N, C, out_hw))
     return frame[:, :, ph : ph + H, pw : pw + W]
 
 
-def _first_max(taps, y, xp):
-    """Index of the first tap equal to the max y (PyTorch's tie rule): the count of leading taps that differ."""
+def _images_per_part(N: int, C: int, out_hw) -> int:
+    """The batch split evenly across threads, in parts of at least 2^17 outputs (a hand-off to a thread costs
+    about as much as pooling that many on the test VM, ~0.1 ms)."""
+    parts = max(1, min(get_num_threads(), N * C * out_hw[0] * out_hw[1] >> 17))
+    return -(-N // parts)
+
+
+def _first_max(taps, y, xp, arg):
+    """arg = index of the first tap equal to the max y (PyTorch's tie rule): the count of leading taps that differ."""
     if len(taps) == 1:
-        return xp.zeros(y.shape, dtype=np.uint8)
+        arg.fill(0)
+        return
     differs = taps[0] != y
-    arg = differs.astype(np.uint8 if len(taps) <= 256 else np.int32)
+    xp.copyto(arg, differs)
     for v in taps[1:-1]:
         differs &= v != y
         arg += differs
-    return arg
 
 
 class MaxPool2d(Function):
@@ -88,10 +102,20 @@ class MaxPool2d(Function):
         taps = _windows(
             _pad_frame(x, padding, stride, kernel, dilation, out_hw, -np.inf), kernel, stride, dilation, out_hw
         )
-        y = taps[0].copy() if len(taps) == 1 else xp.maximum(taps[0], taps[1])
-        for v in taps[2:]:
-            xp.maximum(y, v, out=y)  # NaN propagates, as in PyTorch
-        self.arg = _first_max(taps, y, xp)
+        y = xp.empty_like(taps[0])  # in x's memory order: channels first after a conv
+        self.arg = xp.empty_like(taps[0], dtype=np.uint8 if len(taps) <= 256 else np.int32)
+
+        def images(a, b):  # images a..b, on one thread
+            n, part = slice(a, b), [v[a:b] for v in taps]
+            if len(part) == 1:
+                y[n] = part[0]
+            else:
+                xp.maximum(part[0], part[1], out=y[n])
+            for v in part[2:]:
+                xp.maximum(y[n], v, out=y[n])  # NaN propagates, as in PyTorch
+            _first_max(part, y[n], xp, self.arg[n])
+
+        parallel(images, x.shape[0], xp, _images_per_part(x.shape[0], x.shape[1], out_hw))
         if xp.isnan(y).any():  # PyTorch's switch is the last NaN of the window
             for t, v in enumerate(taps):
                 xp.copyto(self.arg, t, where=xp.isnan(v))
@@ -100,8 +124,8 @@ class MaxPool2d(Function):
     def backward(self, g):  # the adjoint of the gather at the switches: g goes back to each window's winner
         xp = array_module(g)
 
-        def part(t, out):
-            return xp.multiply(g, self.arg == t, out=out)
+        def part(t, n, out):
+            return xp.multiply(g[n], self.arg[n] == t, out=out)
 
         kernel, stride, padding, dilation, out_hw = self.geom
         return _scatter_taps(part, self.x_shape, padding, stride, kernel, dilation, out_hw, g)
@@ -147,10 +171,10 @@ class AvgPool2d(Function):
         kernel, stride, padding, out_hw = self.geom
         g = g / self.divisor
 
-        def part(t, out):
+        def part(t, n, out):
             if out is None:
-                return g
-            xp.copyto(out, g)
+                return g[n]
+            xp.copyto(out, g[n])
 
         return _scatter_taps(part, self.x_shape, padding, stride, kernel, (1, 1), out_hw, g)
 

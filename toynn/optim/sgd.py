@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..backend import array_module, scratch
 from ..tensor import Tensor
 from .optimizer import Optimizer, _direction
 
@@ -45,6 +46,7 @@ class SGD(Optimizer):
     def _update(self, p, g, state, group):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         x = p.data
+        xp = array_module(x)
         d = _direction(g, x, group["weight_decay"], group["maximize"])
         owned = d is not g  # d is our scratch array, free to overwrite
         if momentum != 0:
@@ -60,8 +62,8 @@ class SGD(Optimizer):
                 d, owned = lookahead, True
             else:
                 d, owned = buf, False  # NOTE: d is the buffer now, so it must not be scaled in place
-        if owned:
-            d *= lr
-            x -= d
+        if not owned:  # NOTE: lr * d goes to a scratch array kept between steps, not a new one per parameter
+            d = xp.multiply(d, lr, out=scratch(xp, "optim.step", d.shape, d.dtype))
         else:
-            x -= lr * d
+            d *= lr
+        x -= d
