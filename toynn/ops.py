@@ -80,8 +80,9 @@ class Add(Function):
     def backward(self, g):
         return g, g
 
-    def jvp(self, dx, dy):
-        return dx + dy
+    def jvp(self, dx, dy):  # an input without a tangent adds nothing (needs_input_grad: which have one)
+        need = self.needs_input_grad
+        return dx + dy if need[0] and need[1] else (dx if need[0] else dy)
 
 
 def add(a, b) -> Tensor:
@@ -97,7 +98,8 @@ class Sub(Function):
         return g, -g if self.needs_input_grad[1] else None
 
     def jvp(self, dx, dy):
-        return dx - dy
+        need = self.needs_input_grad
+        return dx - dy if need[0] and need[1] else (dx if need[0] else -dy)
 
 
 def sub(a, b) -> Tensor:
@@ -115,8 +117,11 @@ class Mul(Function):
         gy = g * self.x if self.needs_input_grad[1] else None
         return gx, gy
 
-    def jvp(self, dx, dy):  # bilinear: d(xy) = dx y + x dy
-        return dx * self.y + self.x * dy
+    def jvp(self, dx, dy):  # bilinear: d(xy) = dx y + x dy, skipping the term of an input without a tangent
+        need = self.needs_input_grad
+        if need[0] and need[1]:
+            return dx * self.y + self.x * dy
+        return dx * self.y if need[0] else self.x * dy
 
 
 def mul(a, b) -> Tensor:
@@ -135,7 +140,12 @@ class Div(Function):
         return gx, gy
 
     def jvp(self, dx, dy):
-        return dx / self.y - self.x * dy / (self.y * self.y)
+        need = self.needs_input_grad
+        dz = dx / self.y if need[0] else None
+        if need[1]:
+            dq = self.x * dy / (self.y * self.y)
+            dz = -dq if dz is None else dz - dq
+        return dz
 
 
 def div(a, b) -> Tensor:
@@ -167,9 +177,13 @@ class Pow(Function):
 
     def jvp(self, dx, dy):
         xp = array_module(dx)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_x = xp.where(self.x == 0, 0, xp.log(xp.where(self.x == 0, 1, self.x)))
-        return dx * self.y * self.x ** (self.y - 1) + dy * self.out * log_x
+        need = self.needs_input_grad
+        dz = dx * self.y * self.x ** (self.y - 1) if need[0] else None
+        if need[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_x = xp.where(self.x == 0, 0, xp.log(xp.where(self.x == 0, 1, self.x)))
+            dz = dy * self.out * log_x if dz is None else dz + dy * self.out * log_x
+        return dz
 
 
 class PowScalar(Function):
@@ -207,8 +221,11 @@ class Maximum(Function):
         return gx, gy
 
     def jvp(self, dx, dy):
+        need = self.needs_input_grad
         w = (self.x > self.y) + 0.5 * (self.x == self.y)
-        return dx * w + dy * (1 - w)
+        if need[0] and need[1]:
+            return dx * w + dy * (1 - w)
+        return dx * w if need[0] else dy * (1 - w)
 
 
 def maximum(a, b) -> Tensor:
@@ -671,8 +688,11 @@ class MatMul(Function):
                 gw = x.swapaxes(-1, -2) @ g
         return gx, gw
 
-    def jvp(self, dx, dw):  # bilinear: d(x @ w) = dx @ w + x @ dw
-        return dx @ self.w + self.x @ dw
+    def jvp(self, dx, dw):  # bilinear: d(x @ w) = dx @ w + x @ dw, skipping the product of a missing tangent
+        need = self.needs_input_grad
+        if need[0] and need[1]:
+            return dx @ self.w + self.x @ dw
+        return dx @ self.w if need[0] else self.x @ dw
 
 
 def matmul(a, b) -> Tensor:

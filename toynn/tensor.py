@@ -129,10 +129,17 @@ class Function:
 
 
 def _forward_tangent(fn, inputs, y):
-    """Forward mode: missing tangents are zeros, so jvp rules never branch on None."""
+    """Forward mode: a missing tangent is a zero, so jvp rules never branch on None.
+
+    needs_input_grad says which inputs carry a tangent, so that a rule may skip the terms of the others.
+    """
     xp = array_module(y)
     fn.needs_input_grad = tuple(t.tangent is not None for t in inputs)
-    tangents = [t.tangent if t.tangent is not None else xp.zeros_like(t.data) for t in inputs]
+    # NOTE: a zero-strided, read-only view of one zero: no memory, no fill; jvp rules never write their tangents
+    tangents = [
+        t.tangent if t.tangent is not None else xp.broadcast_to(xp.zeros((), dtype=t.data.dtype), t.data.shape)
+        for t in inputs
+    ]
     dy = fn.jvp(*tangents)
     return dy if dy.shape == y.shape else xp.broadcast_to(dy, y.shape)
 
@@ -745,7 +752,7 @@ def _accumulate(leaf: Tensor, g, owned: set) -> None:
     if leaf.grad is None:
         # NOTE: take g without a copy only when nothing else can see it: not a view, not handed
         # to another leaf (ops such as add pass the same array to both inputs)
-        if g.base is not None or not g.flags.writeable or id(g) in owned:
+        if g.base is not None or not getattr(g.flags, "writeable", True) or id(g) in owned:  # CuPy: no writeable
             g = g.copy()
         if g.dtype != leaf.dtype:
             g = g.astype(leaf.dtype)
