@@ -72,6 +72,7 @@ from .ops import (
     var,
     where,
 )
+from .summary import summary
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 clip = clamp

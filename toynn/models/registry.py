@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from .alexnet import AlexNet
+from .allconv import AllConvNet
 from .classic import MLP, SoftmaxRegression
 from .cnn import CifarNet, LeNet5
 
@@ -40,6 +42,22 @@ _MODELS = {
     "softmax": (_softmax, "linear softmax (multinomial logistic) regression"),
     "lenet": (_lenet, "LeNet-5: conv 6@5x5 pad 2, pool, conv 16@5x5, pool, FC 120, 84, classes (ReLU)"),
     "cifarnet": (_cifarnet, "small VGG-style net: 2x conv3x3 32, pool, 2x conv3x3 64, pool, FC 256, classes"),
+    "allconv": (
+        lambda shape, classes, **kw: AllConvNet(_image_shape("allconv", shape), classes, "strided", **kw),
+        "All-CNN-C (Springenberg et al. 2015): 3x3 convs 96, 192, stride-2 convs instead of pooling, global average",
+    ),
+    "allconv-pool": (
+        lambda shape, classes, **kw: AllConvNet(_image_shape("allconv-pool", shape), classes, "pool", **kw),
+        "Springenberg et al.'s base model C: as allconv with 3x3 stride-2 max-pooling instead of strided convs",
+    ),
+    "allconv-convpool": (
+        lambda shape, classes, **kw: AllConvNet(_image_shape("allconv-convpool", shape), classes, "convpool", **kw),
+        "ConvPool-CNN-C: model C with an extra 3x3 conv before each max-pooling (allconv's parameter count)",
+    ),
+    "alexnet": (
+        lambda shape, classes, **kw: AlexNet(_image_shape("alexnet", shape), classes, **kw),
+        "AlexNet as in Krizhevsky et al. 2012: 5 convs (two-GPU split as groups=2), LRN, 3 FC layers, 3x224x224",
+    ),
 }
 
 
