@@ -228,6 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .autodiff.cli import add_parser as add_autodiff  # sets its own handler
 
     add_autodiff(sub)
+    from .report_cli import add_parser as add_report
+
+    add_report(sub)
+    from .experiments.cli import add_parser as add_experiment
+
+    add_experiment(sub)
+    from .summary_cli import add_parser as add_summary
+
+    add_summary(sub)
     return parser
 
 
