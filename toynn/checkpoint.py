@@ -25,7 +25,8 @@ def _flatten(obj, prefix: str, arrays: dict):
     if isinstance(obj, Tensor):
         obj = obj.data
     if hasattr(obj, "__array__") and not isinstance(obj, (int, float, bool, str)) and obj is not None:
-        arr = np.ascontiguousarray(to_device(np.asarray(obj) if isinstance(obj, np.generic) else obj, "cpu"))
+        # NOTE: asarray(order="C"), not ascontiguousarray, which turns a 0-d array (num_batches_tracked) into 1-d
+        arr = np.asarray(to_device(np.asarray(obj) if isinstance(obj, np.generic) else obj, "cpu"), order="C")
         arrays[prefix] = arr
         return {"__array__": prefix}
     if isinstance(obj, dict):
