@@ -39,7 +39,10 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     """A new tensor holding a copy of data: Python floats become float32, ints int64, arrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
-    array = np.array(to_device(data, "cpu") if hasattr(data, "__cuda_array_interface__") else data)
+    on_gpu = hasattr(data, "__cuda_array_interface__")
+    if on_gpu and device is None:
+        device = "cuda"  # as torch.tensor(cuda_tensor): the copy stays on the data's device
+    array = np.array(to_device(data, "cpu") if on_gpu else data)
     if dtype is None and not isinstance(_first_leaf(data), (np.ndarray, np.generic)):
         if array.dtype.kind == "f":
             dtype = get_default_dtype()  # Python floats become float32; NumPy arrays and scalars keep theirs

@@ -122,12 +122,13 @@ def _check_direction(f, inputs, checked, eps, atol, rtol) -> None:
     outs = _outputs(f, inputs)
     vs = [rng.standard_normal(o.shape) for o in outs]
     originals = [x.data.copy() for x in checked]
+    steps = {id(x): eps * to_device(us[id(x)], x.device) for x in checked}  # on each input's device
     with no_grad():
         for x, orig in zip(checked, originals):
-            x.data[...] = orig + eps * us[id(x)]
+            x.data[...] = orig + steps[id(x)]
         plus = _outputs(f, inputs)
         for x, orig in zip(checked, originals):
-            x.data[...] = orig - eps * us[id(x)]
+            x.data[...] = orig - steps[id(x)]
         minus = _outputs(f, inputs)
         for x, orig in zip(checked, originals):
             x.data[...] = orig  # restored exactly, not by adding eps back
