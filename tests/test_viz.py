@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -89,7 +90,9 @@ def test_render_writes_dot_text_always_and_images_with_graphviz(tmp_path):
     dot = viz.graph(J, names=names)
     assert viz.render(dot, tmp_path / "j.dot").read_text() == dot
     if shutil.which("dot") is None:
-        pytest.skip("Graphviz's dot program is not installed")
+        if os.environ.get("TOYNN_REQUIRE_GRAPHVIZ") == "1":
+            pytest.fail("TOYNN_REQUIRE_GRAPHVIZ=1 but Graphviz's dot is not on PATH (apt-get install graphviz)")
+        pytest.skip("Graphviz's dot program is not installed; set TOYNN_REQUIRE_GRAPHVIZ=1 to require it")
     assert "<svg" in viz.render(dot, tmp_path / "j.svg").read_text()
     assert viz.render(dot, tmp_path / "j.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(RuntimeError, match="dot -Tnosuchformat failed"):
