@@ -59,7 +59,11 @@ def print_table(rows: list[dict], target: dict[str, float] | None = None) -> Non
     for r in rows:
         goal = target.get(r["name"])
         mark = "" if goal is None else (f"<= {goal:g}  " + ("ok" if r["ratio"] <= goal else "MISSED"))
-        print(f"{r['name']:44s} {_fmt(r['toynn_s']):>12s} {_fmt(r['torch_s']):>12s} {r['ratio']:7.2f}  {mark}")
+        if "toynn_mb" in r:  # a peak-memory row (bench_memory): megabytes, not seconds
+            ours, theirs = f"{r['toynn_mb']:.1f} MB", f"{r['torch_mb']:.1f} MB"
+        else:
+            ours, theirs = _fmt(r["toynn_s"]), _fmt(r["torch_s"])
+        print(f"{r['name']:44s} {ours:>12s} {theirs:>12s} {r['ratio']:7.2f}  {mark}")
 
 
 def _fmt(seconds: float) -> str:

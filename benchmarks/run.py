@@ -17,7 +17,7 @@ sys.path.insert(1, str(Path(__file__).parent.parent))  # toynn from this checkou
 
 from harness import machine, print_table  # noqa: E402
 
-SUITES = ["core", "train", "models", "conv"]
+SUITES = ["core", "train", "models", "conv", "memory"]
 
 
 def main(argv: list[str]) -> None:
