@@ -444,6 +444,17 @@ def test_elementwise_at_extremes(name, dtype, torch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_at_extremes(dtype, torch):
+    values = np.array([-np.inf, -1e30, -2.0, 0.0, 3.0, np.inf, np.nan], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = toynn.relu(toynn.tensor(values)).data
+    expected = torch.relu(torch.tensor(values)).numpy()
+    np.testing.assert_array_equal(y, expected)  # 0 (not nan) at -inf, nan stays nan
+    assert not np.signbit(y[:4]).any()  # +0, as PyTorch prints it, not -0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["logsumexp", "log_softmax", "softmax"])
 def test_softmax_family_at_extreme_logits(name, dtype, torch):
     logits = np.array(

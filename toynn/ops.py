@@ -437,7 +437,7 @@ def sigmoid(x: Tensor) -> Tensor:
 class ReLU(Function):
     def forward(self, x):
         self.mask = x > 0
-        return x * self.mask
+        return array_module(x).maximum(x, 0)  # NOTE: not x * mask, which gives -0 for x < 0 and nan for -inf
 
     def backward(self, g):
         return g * self.mask
