@@ -114,3 +114,20 @@ def test_an_error_in_a_thread_reaches_the_caller(threads):
     with pytest.raises(ValueError, match="part 2 failed"):
         backend.parallel(fail, 8)
     assert backend.parallel(lambda a, b: (a, b), 8) == [(0, 4), (4, 8)]
+
+
+def test_products_split_or_whole_give_the_same_result(threads, rng, monkeypatch):
+    """backend.matmul: whole on BLAS's threads when no op split recently, split across toynn's threads otherwise,
+    and split in parts when big; every way gives a @ b."""
+    from toynn import backend
+
+    threads(2)
+    a, b = rng.standard_normal((70, 33)), rng.standard_normal((33, 50))
+    monkeypatch.setattr(backend._Threads, "last_split", float("-inf"))  # quiet: one BLAS call
+    np.testing.assert_allclose(backend.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    backend.parallel(lambda s, e: None, 4)  # a split just now: the product stays off BLAS's threads
+    assert backend._Threads.last_split > float("-inf")
+    np.testing.assert_allclose(backend.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(backend, "PARALLEL_MACS", 64)  # big enough to split in parts, rows and then columns
+    np.testing.assert_allclose(backend.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(backend.matmul(a[:10], b), a[:10] @ b, rtol=1e-12, atol=1e-12)

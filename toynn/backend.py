@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -109,6 +110,7 @@ class _Threads:
     blas = None  # threadpoolctl's controller of the loaded BLAS, or False when threadpoolctl is missing
     pool = None  # the worker threads (count - 1 of them: the calling thread takes the first part)
     local = threading.local()  # .inside: this thread is running a part, so nested calls run in place
+    last_split = float("-inf")  # time.perf_counter() of the last split across threads (see matmul)
 
 
 def _forget_pool():  # a forked child has none of its parent's threads: start a new pool there when needed
@@ -187,6 +189,8 @@ def parallel(fn, n: int, xp=np, step: int = 1) -> list:
     bounds = [min(n, steps * i // k * step) for i in range(k + 1)]
     # NOTE: the same parts and single-threaded BLAS on CuPy arrays too: a device stand-in that computes with NumPy
     # (tests/fake_cupy.py) then rounds exactly as the CPU does (BLAS sums differently with more threads or columns)
+    if k > 1:
+        _Threads.last_split = time.perf_counter()
     with _OneBlasThread():
         if k == 1 or xp is not np:
             return [fn(bounds[i], bounds[i + 1]) for i in range(k)]
@@ -211,21 +215,28 @@ def parallel(fn, n: int, xp=np, step: int = 1) -> list:
 
 
 # products split into parts of at least this many multiply-adds (~0.5 ms): a hand-off to a thread costs ~0.1 ms
-# on the test VM, and smaller products (the MLP's) ran faster on one thread than split (measured)
+# on the test VM, so smaller products run whole
 PARALLEL_MACS = 1 << 25
+# seconds since the last split across threads after which a product may wake BLAS's own threads again
+QUIET_SECONDS = 1.0
 
 
 def matmul(a, b):
     """a @ b for 2-D arrays, the rows of a (or the columns of b, when b has more) split across toynn's threads.
 
-    NOTE: never a threaded BLAS call: OpenBLAS's idle workers would then spin for ~0.1 s and take a core from the
-    conv threads that run next (the CIFAR net's step: 231 -> 178 ms when its linear layers stopped waking them).
+    NOTE: a product too small to split calls threaded BLAS only when no op has split across toynn's threads in the
+    last QUIET_SECONDS: OpenBLAS's idle workers spin for ~0.1 s after a threaded call and take a core from the
+    conv threads that run next (the CIFAR net's step: 126 -> 171 ms when its linear layers woke them), while a
+    network of linear layers alone runs best on BLAS's threads (the MLP's step: 1.51x -> 0.83x PyTorch's time on
+    one BLAS thread and on two, measured in one process).
     """
     M, K = a.shape
     N = b.shape[1]
     if get_num_threads() == 1:
         return a @ b
     xp = array_module(a, b)
+    if M * N * K < PARALLEL_MACS and time.perf_counter() - _Threads.last_split > QUIET_SECONDS:
+        return a @ b
     out = xp.empty((M, N), dtype=xp.result_type(a, b))
     n = max(M, N)
     parts = max(1, min(get_num_threads(), M * N * K // PARALLEL_MACS))
