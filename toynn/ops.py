@@ -436,8 +436,9 @@ def sigmoid(x: Tensor) -> Tensor:
 
 class ReLU(Function):
     def forward(self, x):
-        self.mask = x > 0
-        return array_module(x).maximum(x, 0)  # NOTE: not x * mask, which gives -0 for x < 0 and nan for -inf
+        y = array_module(x).maximum(x, 0)  # NOTE: not x * mask, which gives -0 for x < 0 and nan for -inf
+        self.mask = y > 0  # from y, not x: y is compact even when x is a strided view (a conv's output)
+        return y
 
     def backward(self, g):
         return g * self.mask
