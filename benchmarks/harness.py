@@ -33,11 +33,18 @@ def median_time(fn: Callable[[], object], repeat: int = 7, number: int | None = 
     return statistics.median(runs)
 
 
+# seconds to wait before timing one library after the other: the idle worker threads of OpenBLAS (toynn) and of
+# OpenMP (PyTorch) spin for up to ~0.1-0.2 s after their last parallel call and would take a core from the next
+SETTLE_S = 0.3
+
+
 def compare(name: str, ours: Callable, theirs: Callable, repeat: int = 7, rounds: int = 3) -> dict:
     """Alternate toynn and PyTorch `rounds` times (machines drift) and report medians and the ratio."""
     t_ours, t_theirs = [], []
     for _ in range(rounds):
+        time.sleep(SETTLE_S)
         t_ours.append(median_time(ours, repeat))
+        time.sleep(SETTLE_S)
         t_theirs.append(median_time(theirs, repeat))
     a, b = statistics.median(t_ours), statistics.median(t_theirs)
     return {"name": name, "toynn_s": a, "torch_s": b, "ratio": a / b}

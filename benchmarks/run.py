@@ -31,6 +31,8 @@ def main(argv: list[str]) -> None:
     rows, targets = [], {}
     for suite in suites:
         mod = importlib.import_module(f"bench_{suite}")
+        if not hasattr(mod, "BENCHMARKS"):  # bench_autodiff, bench_distributed: their own tables and plots
+            sys.exit(f"benchmarks/bench_{suite}.py is not a toynn-vs-PyTorch suite: run python {mod.__file__}")
         targets.update(getattr(mod, "TARGETS", {}))
         for bench in mod.BENCHMARKS:
             rows.append(bench(toynn, torch))
