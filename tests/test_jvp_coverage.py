@@ -371,11 +371,6 @@ def test_cast_to_float32_carries_the_tangent_in_float32(rng):
     np.testing.assert_array_equal(du.data, u.astype(np.float32))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="in-place ops (x[i] = v, mul_) outside a recorded graph write x.data and leave x.tangent stale: "
-    "Tensor._inplace does not take the out-of-place path in forward mode",
-)
 def test_in_place_ops_carry_tangents(rng):
     x, u = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
 
@@ -388,6 +383,21 @@ def test_in_place_ops_carry_tangents(rng):
     expected = 3 * u
     expected[1] = 6 * u[0]
     np.testing.assert_allclose(du.data, expected, rtol=1e-14)
+
+
+def test_in_place_ops_take_the_tangent_of_their_other_argument(rng):
+    x, v, u = rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal(2)
+
+    def f(v):
+        y = toynn.tensor(x)  # no tangent of its own
+        y[2] = v  # the row takes v's tangent
+        y.add_(v)  # every row gets it once more
+        return y
+
+    _, dy = jvp(f, [_t(v)], [u])
+    expected = np.tile(u, (3, 1))
+    expected[2] *= 2
+    np.testing.assert_allclose(dy.data, expected, rtol=1e-14)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -390,12 +390,25 @@ class Tensor:
                 )
             old = Tensor._wrap(self.data)  # the old value keeps its node; self takes the new one
             old.requires_grad, old._ctx, old._version = self.requires_grad, self._ctx, self._version
+            old.tangent = self.tangent
             result = make(old)
             # NOTE: the array is replaced, not mutated, so arrays saved by earlier nodes stay valid
             self.data, self._ctx, self.requires_grad = result.data, result._ctx, result.requires_grad
+            if _Mode.forward_level:
+                self.tangent = result.tangent
             self._version += 1
             if self._ctx is not None:
                 self._ctx.out_version = self._version
+            return self
+        other_carries = isinstance(other, Tensor) and other.tangent is not None
+        if _Mode.forward_level and (self.tangent is not None or other_carries):
+            # forward mode: the new tangent comes from the op's jvp rule, through the same out-of-place op
+            old = Tensor._wrap(self.data.copy())
+            old.tangent = self.tangent
+            result = make(old)
+            self.data[...] = result.data  # NOTE: written in place, as write() would: views of self see the change
+            self.tangent = result.tangent
+            self._version += 1
             return self
         write()
         self._version += 1
