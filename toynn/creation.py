@@ -43,7 +43,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     if on_gpu and device is None:
         device = "cuda"  # as torch.tensor(cuda_tensor): the copy stays on the data's device
     array = np.array(to_device(data, "cpu") if on_gpu else data)
-    if dtype is None and not isinstance(_first_leaf(data), (np.ndarray, np.generic)):
+    if dtype is None and not on_gpu and not isinstance(_first_leaf(data), (np.ndarray, np.generic)):
         if array.dtype.kind == "f":
             dtype = get_default_dtype()  # Python floats become float32; NumPy arrays and scalars keep theirs
         elif array.dtype.kind in "iu":

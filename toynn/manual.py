@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import nn, ops
+from .backend import array_module, to_device
 from .nn import functional as F
 from .tensor import Tensor
 
@@ -94,12 +95,12 @@ class CrossEntropyLoss(_Layer):
             yhat, F.CrossEntropy, (yhat.data,), (True,), target=_labels(label, yhat), **self._params
         )
         xp_one = yhat.data.dtype.type(1)
-        return Tensor._wrap(node.backward(np.asarray(xp_one)))
+        return Tensor._wrap(node.backward(array_module(yhat.data).asarray(xp_one)))
 
 
 def _labels(label, yhat: Tensor):
     """An int, a list or a Tensor of class indices as an int64 array of shape (N,)."""
-    target = label.data if isinstance(label, Tensor) else np.asarray(label)
+    target = label.data if isinstance(label, Tensor) else to_device(np.asarray(label), yhat.device)
     target = target.astype(np.int64).reshape(-1)
     if target.shape[0] != yhat.shape[0]:
         raise ValueError(f"CrossEntropyLoss: {target.shape[0]} labels for {yhat.shape[0]} predictions")

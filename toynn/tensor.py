@@ -258,9 +258,9 @@ class Tensor:
         body = np.array2string(
             arr, precision=4, floatmode="maxprec" if whole else "fixed", separator=", ", prefix="tensor("
         )
-        extra = "" if self.dtype in (get_default_dtype(), np.int64, np.bool_) else f", dtype={self.dtype}"
-        if self.device != "cpu":
-            extra += f", device='{self.device}'"
+        extra = "" if self.device == "cpu" else f", device='{self.device}:0'"  # PyTorch's order and device index
+        if self.dtype not in (get_default_dtype(), np.int64, np.bool_):
+            extra += f", dtype={self.dtype}"
         if self._ctx is not None:
             extra += f", grad_fn={self._ctx!r}"
         elif self.requires_grad:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ops
+from ..backend import to_device
 from ..tensor import Tensor, no_grad
 from . import dual as dual_numbers
 from .functional import _as_tensor, grad, jacfwd, jacrev
@@ -71,7 +72,10 @@ class _Counted:
 
 def _flat(jacs, out_size: int) -> list[np.ndarray]:
     jacs = jacs if isinstance(jacs, tuple) else (jacs,)
-    return [np.asarray(j.data if isinstance(j, Tensor) else j, dtype=np.float64).reshape(out_size, -1) for j in jacs]
+    return [
+        np.asarray(to_device(j.data if isinstance(j, Tensor) else j, "cpu"), dtype=np.float64).reshape(out_size, -1)
+        for j in jacs
+    ]
 
 
 def compare(f, *inputs, reference=None, dual=None, eps: float = 1e-6, symbolic: bool = True) -> Comparison:
@@ -191,7 +195,7 @@ def step_size_study(f, x, eps_values=np.logspace(-1, -15, 29), method: str = "ce
     if method not in ("central", "forward"):
         raise ValueError(f"step_size_study: method must be 'central' or 'forward'; got {method!r}")
     x = _as_tensor(x)
-    reference = grad(f)(x).data.astype(np.float64)
+    reference = to_device(grad(f)(x).data, "cpu").astype(np.float64)
     base = x.data
     errors = []
     with no_grad():

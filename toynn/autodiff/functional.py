@@ -124,7 +124,7 @@ def vjp(f, *primals):
     pull = _pullback(out, wrt)
 
     def vjp_fn(cotangent):
-        v = cotangent.data if isinstance(cotangent, Tensor) else np.asarray(cotangent)
+        v = cotangent.data if isinstance(cotangent, Tensor) else array_module(out.data).asarray(cotangent)
         if v.shape != out.shape:
             raise ShapeError(f"vjp: cotangent has shape {v.shape} but f's output has shape {out.shape}")
         return pull(v, retain_graph=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ops
+from ..backend import to_device
 from ..tensor import Tensor, enable_grad
 
 
@@ -43,7 +44,7 @@ def _number(v: float):
 def _constant(array) -> np.ndarray:
     out = np.empty(np.shape(array), dtype=object)
     for idx in np.ndindex(out.shape):
-        out[idx] = _number(np.asarray(array)[idx])
+        out[idx] = _number(to_device(array, "cpu")[idx])
     return out
 
 
@@ -108,9 +109,11 @@ def _rules() -> dict:
         ops.Tanh: lambda fn, out, a: _map(sp.tanh, a),
         ops.Sigmoid: lambda fn, out, a: _map(lambda e: 1 / (1 + sp.exp(-e)), a),
         ops.ReLU: lambda fn, out, a: _map(relu, a),
-        ops.Clamp: lambda fn, out, a: _obj(np.where(fn.mask, a, _constant(out.data))),  # the node keeps no bounds
+        ops.Clamp: lambda fn, out, a: _obj(
+            np.where(to_device(fn.mask, "cpu"), a, _constant(out.data))
+        ),  # the node keeps no bounds
         ops.Maximum: lambda fn, out, a, b: _obj(np.frompyfunc(sp.Max, 2, 1)(a, b)),
-        ops.Where: lambda fn, out, a, b: _obj(np.where(fn.cond, a, b)),
+        ops.Where: lambda fn, out, a, b: _obj(np.where(to_device(fn.cond, "cpu"), a, b)),
         ops.Sum: lambda fn, out, a: _reduce(a, fn.axis, fn.keepdims, add),
         ops.Mean: lambda fn, out, a: _reduce(a, fn.axis, fn.keepdims, add) * sp.Rational(1, fn.n),
         ops.Amax: lambda fn, out, a: _reduce(a, fn.axis, fn.keepdims, sp.Max),
@@ -152,7 +155,10 @@ def _symbols(name: str, shape: tuple) -> np.ndarray:
 def trace(f, *inputs, names=None) -> tuple[list[np.ndarray], np.ndarray]:
     """(symbols, expression): f's graph at `inputs`, translated op by op into SymPy (object arrays)."""
     leaves = [
-        Tensor(np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float64), requires_grad=True) for x in inputs
+        Tensor(
+            np.asarray(to_device(x.data, "cpu") if isinstance(x, Tensor) else x, dtype=np.float64), requires_grad=True
+        )
+        for x in inputs
     ]
     symbols = [_symbols(n, x.shape) for n, x in zip(_names(len(leaves), names), leaves)]
     with enable_grad():

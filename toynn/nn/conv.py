@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import conv as C
-from ..backend import get_default_dtype
+from ..backend import device_of, get_default_dtype, to_device
 from ..conv.arithmetic import conv_transpose_out, ntuple
 from ..errors import ShapeError
 from ..tensor import Tensor
@@ -352,6 +352,7 @@ class SpatiallySeparableConv2d(Sequential):
         kh, kw = len(parts.col), len(parts.row)
         layer = cls(1, 1, (kh, kw), stride, padding, dilation, bias=False, dtype=dtype)
         dtype = layer.column.weight.dtype
-        layer.column.weight.data[...] = np.asarray(parts.col, dtype=dtype).reshape(1, 1, kh, 1)
-        layer.row.weight.data[...] = np.asarray(parts.row, dtype=dtype).reshape(1, 1, 1, kw)
+        device = device_of(layer.column.weight.data)  # host factors into weights wherever they live
+        layer.column.weight.data[...] = to_device(np.asarray(parts.col, dtype=dtype).reshape(1, 1, kh, 1), device)
+        layer.row.weight.data[...] = to_device(np.asarray(parts.row, dtype=dtype).reshape(1, 1, 1, kw), device)
         return layer
