@@ -60,7 +60,7 @@ def test_tensor_moves_and_gradient_comes_back(cp):
     x = toynn.randn(3, 4, requires_grad=True)
     y = x.to("cuda")
     on_device(y, x.cuda(), toynn.randn(2, device="cuda"), toynn.zeros(2, 3, device="cuda"))
-    assert y.cpu().device == "cpu" and y.to("cuda") is y and "device='cuda'" in repr(y)
+    assert y.cpu().device == "cpu" and y.to("cuda") is y and "device='cuda:0'" in repr(y)
     np.testing.assert_array_equal(host(y), host(x))
     (y * y).sum().backward()  # the gradient crosses back to the CPU leaf
     assert x.grad.device == "cpu"

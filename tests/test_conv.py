@@ -16,6 +16,7 @@ from toynn.autodiff import gradcheck, jvp, numerical_jacobian
 
 from . import oracle
 from .cases import Case, distinct, randn
+from .devices import host, like
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same.:UserWarning")
 
@@ -326,7 +327,7 @@ def _inputs(case, arrays, dtype):
 
 
 def _rel_err(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = host(a).astype(np.float64), host(b).astype(np.float64)
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30) if a.size else 0.0
 
 
@@ -368,10 +369,10 @@ def test_jvp_matches_finite_differences(case, rng):
     arrays = case.inputs(rng)
     inputs = [toynn.tensor(a) for a in arrays]
     tangents = [rng.standard_normal(a.shape) for a in arrays]
-    _, dout = jvp(lambda *xs: case.fn(toynn, *xs), inputs, tangents)
+    _, dout = jvp(lambda *xs: case.fn(toynn, *xs), inputs, [like(t, x) for t, x in zip(tangents, inputs)])
     jac = numerical_jacobian(lambda *xs: case.fn(toynn, *xs), inputs)[0]
     expected = sum(j @ t.ravel() for j, t in zip(jac, tangents))
-    np.testing.assert_allclose(dout.data.ravel(), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(host(dout).ravel(), expected, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
@@ -379,13 +380,14 @@ def test_jvp_vjp_dot_product(case, rng):
     """<J u, v> == <u, J^T v>: forward and reverse mode are transposes of one linear map."""
     arrays = case.inputs(rng)
     us = [rng.standard_normal(a.shape) for a in arrays]
-    _, ju = jvp(lambda *xs: case.fn(toynn, *xs), [toynn.tensor(a) for a in arrays], us)
+    primals = [toynn.tensor(a) for a in arrays]
+    _, ju = jvp(lambda *xs: case.fn(toynn, *xs), primals, [like(u, x) for u, x in zip(us, primals)])
     inputs = _inputs(case, arrays, np.float64)
     out = case.fn(toynn, *inputs)
     v = rng.standard_normal(out.shape)
     out.backward(v)
-    lhs = float((ju.data * v).sum())
-    rhs = sum(float((x.grad.data * u).sum()) for x, u in zip(inputs, us))
+    lhs = float((host(ju) * v).sum())
+    rhs = sum(float((host(x.grad) * u).sum()) for x, u in zip(inputs, us))
     assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-12)
 
 
@@ -397,7 +399,7 @@ def test_conv_transpose_is_the_adjoint_of_conv(rng):
     """<conv(x, w), y> == <x, conv_transpose(y, w)> for the same weight (the lecture's C and C^T)."""
     for kw in [dict(stride=2, padding=1), dict(stride=3, dilation=2), dict(groups=2, padding=2, dilation=(1, 2))]:
         x, w = rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((6, 2 if "groups" in kw else 4, 3, 3))
-        y = tc.conv2d(toynn.tensor(x), toynn.tensor(w), **kw).data
+        y = host(tc.conv2d(toynn.tensor(x), toynn.tensor(w), **kw))
         v = rng.standard_normal(y.shape)
         out_pad = tuple(
             (n + 2 * kw.get("padding", 0) - (k - 1) * d - 1) % s
@@ -408,7 +410,7 @@ def test_conv_transpose_is_the_adjoint_of_conv(rng):
                 np.broadcast_to(kw.get("stride", 1), 2),
             )
         )
-        back = tc.conv_transpose2d(toynn.tensor(v), toynn.tensor(w), output_padding=out_pad, **kw).data
+        back = host(tc.conv_transpose2d(toynn.tensor(v), toynn.tensor(w), output_padding=out_pad, **kw))
         assert back.shape == x.shape
         assert float((y * v).sum()) == pytest.approx(float((x * back).sum()), rel=1e-12)
 

@@ -16,12 +16,13 @@ from toynn import ShapeError
 from toynn.autodiff import gradcheck
 
 from .cases import distinct, randn
+from .devices import host
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same.:UserWarning")
 
 
 def _rel_err(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = host(a).astype(np.float64), host(b).astype(np.float64)
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30) if a.size else 0.0
 
 
@@ -202,8 +203,8 @@ def test_max_pool_indices_and_unpool_match_torch(nd, rng, torch):
             out, ref = unpool(u, idx, output_size=size), tunpool(tu, tidx, output_size=size)
             assert tuple(out.shape) == tuple(ref.shape) == shape
             np.testing.assert_array_equal(out.data, ref.detach().numpy())
-            kept = out.data != 0  # the maxima are back where they were, zeros elsewhere
-            np.testing.assert_array_equal(out.data[kept], x_np[kept])
+            kept = host(out.data) != 0  # the maxima are back where they were, zeros elsewhere
+            np.testing.assert_array_equal(host(out.data)[kept], x_np[kept])
             cot = rng.standard_normal(shape)
             out.backward(cot)
             ref.backward(torch.tensor(cot))
@@ -393,8 +394,8 @@ def test_depthwise_separable_options(rng, torch):
     x = rng.standard_normal((2, 4, 9, 9))
     F = torch.nn.functional
     ref = F.conv2d(
-        F.conv2d(torch.tensor(x), torch.tensor(layer.depthwise.weight.data), stride=2, padding=1, groups=4),
-        torch.tensor(layer.pointwise.weight.data),
+        F.conv2d(torch.tensor(x), torch.tensor(host(layer.depthwise.weight.data)), stride=2, padding=1, groups=4),
+        torch.tensor(host(layer.pointwise.weight.data)),
     )
     assert _rel_err(layer(toynn.tensor(x)).data, ref.numpy()) < 1e-12
 
@@ -406,7 +407,7 @@ SOBEL = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
 def test_spatially_separable_from_sobel_is_the_sobel_conv(kw, rng, torch):
     layer = nn.SpatiallySeparableConv2d.from_kernel(SOBEL, dtype=np.float64, **kw)
     assert layer.column.weight.shape == (1, 1, 3, 1) and layer.row.weight.shape == (1, 1, 1, 3)
-    outer = np.outer(layer.column.weight.data.ravel(), layer.row.weight.data.ravel())
+    outer = np.outer(host(layer.column.weight.data).ravel(), host(layer.row.weight.data).ravel())
     np.testing.assert_allclose(outer, SOBEL, atol=1e-12)
     x = rng.standard_normal((2, 1, 10, 11))
     out = layer(toynn.tensor(x))
@@ -427,7 +428,7 @@ def test_rank_two_kernel_reports_a_residual(rng, torch):
         lost = torch.nn.functional.conv2d(
             torch.tensor(x), torch.tensor(parts.residual).reshape(1, 1, 3, 3), padding=1
         ).numpy()
-        np.testing.assert_allclose(layer(toynn.tensor(x)).data + lost, full, atol=1e-12)  # what is lost
+        np.testing.assert_allclose(host(layer(toynn.tensor(x)).data) + lost, full, atol=1e-12)  # what is lost
     assert toynn.conv.separate(SOBEL).exact
 
 

@@ -148,6 +148,7 @@ def tour_env(tmp_path, monkeypatch):
     toynn.default_generator().bit_generator.state = state
 
 
+@pytest.mark.explicit_device  # the tour is a CPU user's session: --backend does not move its tensors
 def test_tour_runs_and_prints_what_it_shows(tour_env):
     blocks = parse(TOUR.read_text())
     assert len(blocks) > 20, "docs/tour.md should hold the tour's python blocks"

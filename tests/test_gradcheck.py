@@ -11,6 +11,8 @@ import pytest
 import toynn
 from toynn.autodiff import gradcheck, jvp, numerical_grad, numerical_jacobian
 
+from .devices import like
+
 
 class Square(toynn.Function):
     """y = x * x, with the right rules."""
@@ -97,7 +99,7 @@ def test_passes_on_builtin_ops_with_several_inputs_and_outputs():
 
 def test_custom_function_forward_and_jvp_are_used():
     x = f64([1.0, -2.0], requires_grad=False)
-    out, tangent = jvp(Square.apply, (x,), (np.array([1.0, 1.0]),))
+    out, tangent = jvp(Square.apply, (x,), (like(np.array([1.0, 1.0]), x),))
     np.testing.assert_allclose(out.data, [1.0, 4.0])
     np.testing.assert_allclose(tangent.data, [2.0, -4.0])
 

@@ -20,6 +20,7 @@ from toynn.nn import functional as F
 from toynn.tensor import Function
 
 from .cases import CASES, Case, away_from_zero, distinct, randn
+from .devices import host, like
 
 tensor_module = importlib.import_module("toynn.tensor")  # toynn.tensor is also the factory function
 
@@ -49,6 +50,7 @@ T4 = np.array([1, 0, 4, 2])
 T4_IGNORED = np.array([1, -100, 4, 2])
 T_SPATIAL = np.array([[[0, 2], [1, 1]], [[2, 0], [0, 1]]])
 W5 = np.array([0.5, 1.0, 2.0, 0.3, 1.5])
+# made on the host at import (the device fixture is not active yet): the cases move the switches to x's device
 _POOLED, _SWITCHES = F.max_pool2d(
     toynn.tensor(distinct(np.random.default_rng(3), (2, 3, 6, 6))), 2, return_indices=True
 )
@@ -218,9 +220,11 @@ CONV_CASES = [
     conv("adaptive_max_pool2d/equal", lambda x: tc.adaptive_max_pool2d(x, (2, 3)), [(2, 2, 4, 6)], distinct),
     conv("adaptive_max_pool2d/unequal", lambda x: tc.adaptive_max_pool2d(x, (3, 4)), [(2, 2, 5, 7)], distinct),
     conv("adaptive_max_pool1d", lambda x: tc.adaptive_max_pool1d(x, 3), [(2, 3, 7)], distinct),
-    conv("max_unpool2d", lambda x: tc.max_unpool2d(x, _SWITCHES, 2), [tuple(_POOLED.shape)]),
+    conv("max_unpool2d", lambda x: tc.max_unpool2d(x, _SWITCHES.to(x.device), 2), [tuple(_POOLED.shape)]),
     conv(
-        "max_unpool1d", lambda x: tc.max_unpool1d(x, _SWITCHES_1D, 2, 2, 1, output_size=(9,)), [tuple(_POOLED_1D.shape)]
+        "max_unpool1d",
+        lambda x: tc.max_unpool1d(x, _SWITCHES_1D.to(x.device), 2, 2, 1, output_size=(9,)),
+        [tuple(_POOLED_1D.shape)],
     ),
     conv(
         "max_pool2d+max_unpool2d",
@@ -257,11 +261,17 @@ def _call(case, tensors):
     return case.fn(toynn, *tensors)
 
 
+def _jvp(case, arrays, us):
+    """jvp of the case at arrays (as float64 tensors) along the host tangents us (moved to the inputs' device)."""
+    primals = [_t(a) for a in arrays]
+    return jvp(lambda *xs: _call(case, xs), primals, [like(u, p) for u, p in zip(us, primals)])
+
+
 def _directional_fd(case, arrays, us):
-    """(f(x + eps u) - f(x - eps u)) / 2 eps, all inputs moved at once."""
+    """(f(x + eps u) - f(x - eps u)) / 2 eps, all inputs moved at once (on the host)."""
     with toynn.no_grad():
-        plus = _call(case, [_t(a + EPS * u) for a, u in zip(arrays, us)]).data
-        minus = _call(case, [_t(a - EPS * u) for a, u in zip(arrays, us)]).data
+        plus = host(_call(case, [_t(a + EPS * u) for a, u in zip(arrays, us)]))
+        minus = host(_call(case, [_t(a - EPS * u) for a, u in zip(arrays, us)]))
     return (plus - minus) / (2 * EPS)
 
 
@@ -276,10 +286,10 @@ def _one_input(case, arrays, i):
 
 
 def _assert_close_to_fd(case, arrays, us):
-    _, ju = jvp(lambda *xs: _call(case, xs), [_t(a) for a in arrays], us)
+    _, ju = _jvp(case, arrays, us)
     fd = _directional_fd(case, arrays, us)
     assert ju.shape == fd.shape and ju.dtype == np.float64
-    err, scale = np.abs(ju.data - fd).max(initial=0.0), np.abs(fd).max(initial=0.0)
+    err, scale = np.abs(host(ju) - fd).max(initial=0.0), np.abs(fd).max(initial=0.0)
     assert err <= FD_RTOL * scale + 1e-12, f"{case.name}: |jvp - fd| = {err:.3g}, max |fd| = {scale:.3g}"
 
 
@@ -323,7 +333,7 @@ def test_the_table_reaches_every_jvp_rule(monkeypatch, rng):
     monkeypatch.setattr(tensor_module, "_forward_tangent", record)
     for case in ALL:
         arrays = case.inputs(rng)
-        jvp(lambda *xs, case=case: _call(case, xs), [_t(a) for a in arrays], _directions(case, arrays, rng))
+        _jvp(case, arrays, _directions(case, arrays, rng))
     rules = {c for c in _function_classes() if _name(c) not in NON_DIFFERENTIABLE}
     missed = sorted(_name(c) for c in rules - seen)
     assert not missed, f"no case of this table runs the jvp rule of {missed}"
@@ -353,20 +363,21 @@ def test_jvp_vjp_dot_product(case, rng):
     """<J u, v> == <u, J^T v>: forward and reverse mode are the transposes of one linear map."""
     arrays = case.inputs(rng)
     us = _directions(case, arrays, rng)
-    _, ju = jvp(lambda *xs: _call(case, xs), [_t(a) for a in arrays], us)
+    _, ju = _jvp(case, arrays, us)
     inputs = [toynn.tensor(a, requires_grad=g) for a, g in zip(arrays, case.needs_grad())]
     out = _call(case, inputs)
     v = rng.standard_normal(out.shape)
     if out.requires_grad:  # step and heaviside: no graph, and J = 0
-        out.backward(v)
-    lhs = float((ju.data * v).sum())
-    rhs = sum(float((x.grad.data * u).sum()) for x, u in zip(inputs, us) if x.grad is not None)
+        out.backward(like(v, out))
+    lhs = float((host(ju) * v).sum())
+    rhs = sum(float((host(x.grad) * u).sum()) for x, u in zip(inputs, us) if x.grad is not None)
     assert lhs == pytest.approx(rhs, rel=DOT_RTOL, abs=1e-12)
 
 
 def test_cast_to_float32_carries_the_tangent_in_float32(rng):
     x, u = rng.standard_normal(4), rng.standard_normal(4)
-    out, du = jvp(lambda x: x.float(), [_t(x)], [u])
+    x = _t(x)
+    out, du = jvp(lambda x: x.float(), [x], [like(u, x)])
     assert out.dtype == du.dtype == np.float32
     np.testing.assert_array_equal(du.data, u.astype(np.float32))
 
@@ -379,7 +390,8 @@ def test_in_place_ops_carry_tangents(rng):
         y[1] = y[0] * 2
         return y.mul_(3)
 
-    _, du = jvp(f, [_t(x)], [u])
+    x = _t(x)
+    _, du = jvp(f, [x], [like(u, x)])
     expected = 3 * u
     expected[1] = 6 * u[0]
     np.testing.assert_allclose(du.data, expected, rtol=1e-14)
@@ -394,7 +406,8 @@ def test_in_place_ops_take_the_tangent_of_their_other_argument(rng):
         y.add_(v)  # every row gets it once more
         return y
 
-    _, dy = jvp(f, [_t(v)], [u])
+    v = _t(v)
+    _, dy = jvp(f, [v], [like(u, v)])
     expected = np.tile(u, (3, 1))
     expected[2] *= 2
     np.testing.assert_allclose(dy.data, expected, rtol=1e-14)

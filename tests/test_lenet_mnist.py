@@ -17,6 +17,7 @@ from toynn.optim import SGD
 from toynn.optim.lr_scheduler import CosineAnnealingLR
 
 from .data_paths import need_mnist
+from .devices import host
 
 MEAN, STD = 0.1307, 0.3081
 
@@ -48,7 +49,7 @@ def test_lenet5_learns_mnist_subset():
             losses.append(loss.item())
     model.eval()
     with toynn.no_grad():
-        pred = np.concatenate([model(toynn.tensor(xt[i : i + 1000])).data.argmax(1) for i in range(0, len(xt), 1000)])
+        pred = np.concatenate([host(model(toynn.tensor(xt[i : i + 1000])).argmax(1)) for i in range(0, len(xt), 1000)])
     accuracy = 100 * (pred == yt).mean()
     cpu = time.process_time() - start
     assert np.mean(losses[:20]) > 1.5 > 0.3 > np.mean(losses[-50:])

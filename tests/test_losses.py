@@ -15,6 +15,7 @@ from toynn.autodiff import gradcheck, jvp, numerical_jacobian
 from toynn.errors import ShapeError
 
 from .cases import Case, randn
+from .devices import host, like
 
 
 def probs(rng, shape):
@@ -186,7 +187,7 @@ def _inputs(case, arrays, dtype):
 
 
 def _rel_err(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = host(a).astype(np.float64), host(b).astype(np.float64)
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30) if a.size else 0.0
 
 
@@ -217,10 +218,11 @@ def test_gradcheck(case, rng):
 def test_jvp_matches_finite_differences(case, rng):
     arrays = case.inputs(rng)
     tangents = [rng.standard_normal(a.shape) for a in arrays]
-    _, dout = jvp(lambda *xs: case.fn(toynn, *xs), [toynn.tensor(a) for a in arrays], tangents)
+    primals = [toynn.tensor(a) for a in arrays]
+    _, dout = jvp(lambda *xs: case.fn(toynn, *xs), primals, [like(t, p) for t, p in zip(tangents, primals)])
     jac = numerical_jacobian(lambda *xs: case.fn(toynn, *xs), [toynn.tensor(a) for a in arrays])[0]
     expected = sum(j @ t.ravel() for j, t in zip(jac, tangents))
-    np.testing.assert_allclose(np.ravel(dout.data), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(np.ravel(host(dout.data)), expected, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("case", LOSS_CASES, ids=ids)
@@ -228,13 +230,14 @@ def test_jvp_vjp_dot_product(case, rng):
     """<J u, v> == <u, J^T v>: forward and reverse mode are the transposes of one linear map."""
     arrays = case.inputs(rng)
     us = [rng.standard_normal(a.shape) for a in arrays]
-    _, ju = jvp(lambda *xs: case.fn(toynn, *xs), [toynn.tensor(a) for a in arrays], us)
+    primals = [toynn.tensor(a) for a in arrays]
+    _, ju = jvp(lambda *xs: case.fn(toynn, *xs), primals, [like(u, p) for u, p in zip(us, primals)])
     inputs = _inputs(case, arrays, np.float64)
     out = case.fn(toynn, *inputs)
     v = rng.standard_normal(out.shape)
     out.backward(v)
-    lhs = float((ju.data * v).sum())
-    rhs = sum(float((x.grad.data * u).sum()) for x, u in zip(inputs, us))
+    lhs = float((host(ju.data) * v).sum())
+    rhs = sum(float((host(x.grad.data) * u).sum()) for x, u in zip(inputs, us))
     assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-12)
 
 
@@ -294,8 +297,9 @@ def test_cross_entropy_primitive_matches_composite(opts, kdim, rng):
     oracle.backward(g)
     np.testing.assert_allclose(x1.grad.data, x2.grad.data, rtol=1e-12, atol=1e-14)
     dx = rng.standard_normal(shape)
-    _, d1 = jvp(lambda x: F.cross_entropy(x, toynn.tensor(target), **opts), [toynn.tensor(x_np)], [dx])
-    _, d2 = jvp(lambda x: cross_entropy_composite(x, toynn.tensor(target), **opts), [toynn.tensor(x_np)], [dx])
+    x3 = toynn.tensor(x_np)
+    _, d1 = jvp(lambda x: F.cross_entropy(x, toynn.tensor(target), **opts), [x3], [like(dx, x3)])
+    _, d2 = jvp(lambda x: cross_entropy_composite(x, toynn.tensor(target), **opts), [x3], [like(dx, x3)])
     np.testing.assert_allclose(d1.data, d2.data, rtol=1e-12, atol=1e-14)
 
 

@@ -9,8 +9,11 @@ import toynn
 from toynn import nn
 from toynn.autodiff import gradcheck
 
+from .devices import host, like
+
 
 def _rel(a, b):
+    a, b = host(a), host(b)
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
 
 
@@ -25,7 +28,7 @@ def test_batch_norm_matches_torch_in_train_and_eval(layer, shape, dtype, tol, rn
     )
     ours.to(dtype)
     w, b = rng.standard_normal(3).astype(dtype), rng.standard_normal(3).astype(dtype)
-    ours.weight.data[...], ours.bias.data[...] = w, b
+    ours.weight.data[...], ours.bias.data[...] = like(w, ours.weight), like(b, ours.bias)
     theirs.weight.data.copy_(torch.from_numpy(w))
     theirs.bias.data.copy_(torch.from_numpy(b))
     for step in range(3):  # running statistics accumulate over steps

@@ -9,6 +9,7 @@ import toynn
 from toynn.autodiff import gradcheck, jvp, numerical_jacobian
 
 from .cases import CASES
+from .devices import host, like
 
 ids = [c.name for c in CASES]
 
@@ -18,7 +19,7 @@ def _toynn_inputs(case, arrays, dtype):
 
 
 def _rel_err(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = host(a).astype(np.float64), host(b).astype(np.float64)
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30) if a.size else 0.0
 
 
@@ -62,10 +63,10 @@ def test_jvp_matches_finite_differences(case, rng):
     arrays = case.inputs(rng)
     inputs = [toynn.tensor(a) for a in arrays]
     tangents = [rng.standard_normal(a.shape) * g for a, g in zip(arrays, case.needs_grad())]
-    out, dout = jvp(lambda *xs: case.fn(toynn, *xs), inputs, tangents)
+    out, dout = jvp(lambda *xs: case.fn(toynn, *xs), inputs, [like(t, x) for t, x in zip(tangents, inputs)])
     jac = numerical_jacobian(lambda *xs: case.fn(toynn, *xs), inputs)[0]
     expected = sum(j @ t.ravel() for j, t in zip(jac, tangents))
-    np.testing.assert_allclose(dout.data.ravel(), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(host(dout.data).ravel(), expected, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
@@ -73,11 +74,12 @@ def test_jvp_vjp_dot_product(case, rng):
     """<J u, v> == <u, J^T v>: forward and reverse mode are the transposes of one linear map."""
     arrays = case.inputs(rng)
     us = [rng.standard_normal(a.shape) * g for a, g in zip(arrays, case.needs_grad())]
-    _, ju = jvp(lambda *xs: case.fn(toynn, *xs), [toynn.tensor(a) for a in arrays], us)
+    primals = [toynn.tensor(a) for a in arrays]
+    _, ju = jvp(lambda *xs: case.fn(toynn, *xs), primals, [like(u, p) for u, p in zip(us, primals)])
     inputs = _toynn_inputs(case, arrays, np.float64)
     out = case.fn(toynn, *inputs)
     v = rng.standard_normal(out.shape)
     out.backward(v)
-    lhs = float((ju.data * v).sum())
-    rhs = sum(float((x.grad.data * u).sum()) for x, u in zip(inputs, us) if x.grad is not None)
+    lhs = float((host(ju.data) * v).sum())
+    rhs = sum(float((host(x.grad.data) * u).sum()) for x, u in zip(inputs, us) if x.grad is not None)
     assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-12)

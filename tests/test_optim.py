@@ -11,6 +11,8 @@ import toynn
 import toynn.optim as optim
 from toynn.optim import lr_scheduler
 
+from .devices import host
+
 SHAPES = [(3, 4), (5,), ()]
 
 # (optimizer name, hyperparameters): each setting exercises one branch of the update
@@ -92,7 +94,7 @@ def test_matches_torch(case, dtype, torch, rng):
     torch_steps(torch, getattr(torch.optim, name)(theirs, **kw), theirs, grads)
     for p, q in zip(ours, theirs):
         assert p.dtype == dtype
-        assert rel_err(p.data, q.detach().numpy()) < TOL[dtype]
+        assert rel_err(host(p.data), q.detach().numpy()) < TOL[dtype]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -114,7 +116,7 @@ def test_state_matches_torch(case, torch, rng):
             if key == "step":
                 assert value == expected.item()
             else:
-                assert rel_err(value, expected.numpy()) < 1e-12, key
+                assert rel_err(host(value), expected.numpy()) < 1e-12, key
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -127,9 +129,9 @@ def test_grad_untouched_and_none_skipped(case, rng):
     before = p.data
     for _ in range(3):
         opt.step()
-    assert np.array_equal(p.grad.data, g)
+    assert np.array_equal(host(p.grad), g)
     assert p.data is before  # updated in place
-    assert np.array_equal(frozen.data, np.ones(2)) and frozen not in opt.state
+    assert np.array_equal(host(frozen), np.ones(2)) and frozen not in opt.state
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,13 +170,17 @@ def test_adam_by_hand():
 # state_dict
 
 
-def _plain(value):
-    """True when value is made of dicts, lists, tuples, numbers, strings and NumPy arrays only."""
+def _plain(value, array_type=np.ndarray):
+    """True when value is made of dicts, lists, tuples, numbers, strings and arrays of array_type only.
+
+    array_type is the type of the parameters' arrays (np.ndarray on the CPU, the device's array type under
+    --backend cupy or fake): the state stays where the parameters are.
+    """
     if isinstance(value, dict):
-        return all(_plain(k) and _plain(v) for k, v in value.items())
+        return all(_plain(k, array_type) and _plain(v, array_type) for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return all(_plain(v) for v in value)
-    return value is None or isinstance(value, (bool, int, float, str, np.ndarray))
+        return all(_plain(v, array_type) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str, array_type))
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -189,14 +195,14 @@ def test_state_dict_round_trip(case, rng):
     opt = getattr(optim, name)(first, **kw)
     toynn_steps(opt, first, grads[:5])
     saved = opt.state_dict()
-    assert _plain(saved)
+    assert _plain(saved, type(first[0].data))
     toynn_steps(opt, first, grads[5:6])  # stepping on must not change the saved snapshot
     resumed = [toynn.Tensor(x, requires_grad=True) for x in _params_after(init, name, kw, grads[:5])]
     fresh = getattr(optim, name)(resumed, lr=123.0)  # the loaded groups bring back the saved lr
     fresh.load_state_dict(saved)
     toynn_steps(fresh, resumed, grads[5:])
     for p, q in zip(resumed, whole):
-        assert np.array_equal(p.data, q.data)
+        assert np.array_equal(host(p.data), host(q.data))
     assert fresh.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
 
 
@@ -239,7 +245,7 @@ def test_zero_grad():
     p.grad = toynn.Tensor(np.full(3, 2.0))
     grad = p.grad
     opt.zero_grad(set_to_none=False)
-    assert p.grad is grad and np.array_equal(grad.data, np.zeros(3))  # zeroed in place
+    assert p.grad is grad and np.array_equal(host(grad), np.zeros(3))  # zeroed in place
     opt.zero_grad()
     assert p.grad is None
 
@@ -270,7 +276,7 @@ def test_param_groups_match_torch(name, torch, rng):
     toynn_steps(opt, ours, grads)
     torch_steps(torch, ref, theirs, grads)
     for p, q in zip(ours, theirs):
-        assert rel_err(p.data, q.detach().numpy()) < 1e-12
+        assert rel_err(host(p.data), q.detach().numpy()) < 1e-12
 
 
 def test_param_group_errors():
@@ -418,14 +424,14 @@ def test_scheduler_state_dict_round_trip(name):
     for _ in range(20):
         opt.step()
         sched.step()
-    expected = sched.get_last_lr(), p.data.copy()
+    expected = sched.get_last_lr(), host(p.data)
 
     p, opt, sched = build()
     for _ in range(10):
         opt.step()
         sched.step()
     saved_opt, saved_sched = opt.state_dict(), sched.state_dict()
-    assert _plain(saved_opt) and "optimizer" not in saved_sched
+    assert _plain(saved_opt, type(p.data)) and "optimizer" not in saved_sched
     q, opt2, sched2 = build()
     q.data = p.data.copy()
     opt2.load_state_dict(saved_opt)  # after building the scheduler, which resets the group lrs
@@ -434,7 +440,7 @@ def test_scheduler_state_dict_round_trip(name):
         opt2.step()
         sched2.step()
     assert sched2.get_last_lr() == expected[0]
-    assert np.array_equal(q.data, expected[1])
+    assert np.array_equal(host(q.data), expected[1])
 
 
 def test_scheduler_errors(torch):

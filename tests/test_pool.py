@@ -10,6 +10,7 @@ import toynn.conv as tc
 
 from . import oracle
 from .cases import distinct
+from .devices import host
 
 MAX_CONFIGS = [
     dict(kernel_size=2),
@@ -73,7 +74,7 @@ def test_unpooling_puts_each_maximum_back_where_it_was(rng):
     xr = distinct(rng, (2, 3, 8, 6))
     yr, ir = tc.max_pool2d(toynn.tensor(xr), 2, return_indices=True)
     br = tc.max_unpool2d(yr, ir, 2).data
-    is_max = xr == np.repeat(np.repeat(yr.data, 2, axis=2), 2, axis=3)
+    is_max = xr == np.repeat(np.repeat(host(yr.data), 2, axis=2), 2, axis=3)
     np.testing.assert_array_equal(br, np.where(is_max, xr, 0))
 
 

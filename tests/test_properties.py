@@ -8,6 +8,8 @@ import pytest
 
 import toynn
 
+from .devices import host, like
+
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -19,7 +21,7 @@ SEEDS = st.integers(0, 2**32 - 1)
 
 
 def rel_err(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = host(a).astype(np.float64), host(b).astype(np.float64)
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300)) if a.size else 0.0
 
 
@@ -84,12 +86,13 @@ def test_broadcasting_forward_mode_matches_reverse_mode(shapes, seed):
         return toynn.maximum(x * y - x, x / y + y)
 
     us = [arr(rng.standard_normal(shape_a)), arr(rng.standard_normal(shape_b))]
-    _, ju = toynn.autodiff.jvp(f, [toynn.tensor(a), toynn.tensor(b)], us)
+    primals = [toynn.tensor(a), toynn.tensor(b)]
+    _, ju = toynn.autodiff.jvp(f, primals, [like(u, p) for u, p in zip(us, primals)])
     x, y = toynn.tensor(a, requires_grad=True), toynn.tensor(b, requires_grad=True)
     v = arr(rng.standard_normal(out_shape))
     f(x, y).backward(v)
-    lhs = float((ju.data * v).sum())
-    rhs = float((x.grad.data * us[0]).sum() + (y.grad.data * us[1]).sum())
+    lhs = float((host(ju.data) * v).sum())
+    rhs = float((host(x.grad.data) * us[0]).sum() + (host(y.grad.data) * us[1]).sum())
     assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-12)
 
 

@@ -66,6 +66,11 @@ def test_tensor_copies_its_data():
     t = toynn.tensor(a)
     a[0] = 100.0
     assert t.data[0] == 1.0
+
+
+@pytest.mark.explicit_device  # about CPU memory: a tensor on a GPU can never share the host array's memory
+def test_from_numpy_shares_memory():
+    a = np.array([100.0, 2.0])
     f = toynn.from_numpy(a)  # from_numpy shares memory, as in PyTorch
     a[1] = 200.0
     assert f.data[1] == 200.0 and f.dtype == np.float64
@@ -283,9 +288,7 @@ def test_numpy_item_tolist(torch):
     t = toynn.tensor([[1.5, 2.0], [3.0, 4.0]])
     a = t.numpy()
     assert isinstance(a, np.ndarray) and a.dtype == np.float32
-    a[0, 0] = 9.0  # numpy() shares memory, as in PyTorch
-    assert t.data[0, 0] == 9.0
-    assert t.tolist() == [[9.0, 2.0], [3.0, 4.0]]
+    assert t.tolist() == [[1.5, 2.0], [3.0, 4.0]]
     assert toynn.tensor([[2.5]]).item() == 2.5
     assert isinstance(toynn.tensor([2.5]).item(), float)
     assert isinstance(toynn.tensor(3).item(), int)
@@ -294,6 +297,15 @@ def test_numpy_item_tolist(torch):
         toynn.tensor([1.0, 2.0]).item()
     with pytest.raises(RuntimeError, match="detach"):
         toynn.tensor([1.0], requires_grad=True).numpy()
+
+
+@pytest.mark.explicit_device  # about CPU memory: on a GPU numpy() is a copy to the host (as PyTorch's .cpu().numpy())
+def test_numpy_shares_memory_on_the_cpu():
+    t = toynn.tensor([[1.5, 2.0], [3.0, 4.0]])
+    a = t.numpy()
+    a[0, 0] = 9.0  # numpy() shares memory, as in PyTorch
+    assert t.data[0, 0] == 9.0
+    assert t.tolist() == [[9.0, 2.0], [3.0, 4.0]]
 
 
 def test_detach_and_requires_grad_():
@@ -397,20 +409,30 @@ def test_comparison_operators_are_elementwise():
         lambda lib: lib.tensor([1.0, 2.0], requires_grad=True),
     ],
 )
-def test_repr_matches_torch(make, torch):
-    assert repr(make(toynn)) == repr(make(torch))
+def test_repr_matches_torch(make, torch, device):
+    assert repr(make(toynn)) == torch_repr_on(device, make(torch))
 
 
-def test_repr_shows_dtype_and_grad_fn():
+def torch_repr_on(device: str, t) -> str:
+    """PyTorch's repr of the CPU tensor t as it reads on `device`: device='cuda:0' before dtype and requires_grad."""
+    r = repr(t)
+    if device == "cpu":
+        return r
+    at = min((r.find(k) for k in (", dtype=", ", requires_grad=", ", grad_fn=") if k in r), default=len(r) - 1)
+    return f"{r[:at]}, device='{device}:0'{r[at:]}"
+
+
+def test_repr_shows_dtype_and_grad_fn(device):
     r = repr(toynn.tensor([1.0, 2.0], dtype=toynn.float64))
     assert r.startswith("tensor([1., 2.]") and "float64" in r
     y = toynn.tensor([1.0, 2.0], requires_grad=True) * 2
-    assert repr(y).startswith("tensor([2., 4.], grad_fn=<Mul")
+    on = "" if device == "cpu" else f", device='{device}:0'"
+    assert repr(y).startswith(f"tensor([2., 4.]{on}, grad_fn=<Mul")
 
 
 @pytest.mark.parametrize("data", [[1.5, 2.25], 1.5, [1.5, 2.0]], ids=str)
-def test_repr_pads_decimals_like_torch(data, torch):
-    assert repr(toynn.tensor(data)) == repr(torch.tensor(data))
+def test_repr_pads_decimals_like_torch(data, torch, device):
+    assert repr(toynn.tensor(data)) == torch_repr_on(device, torch.tensor(data))
 
 
 # ---------------------------------------------------------------------------------------------
