@@ -84,7 +84,6 @@ def test_batch_split_across_threads_matches_one_thread(threads, rng, monkeypatch
     import toynn.conv.pool as pool
 
     monkeypatch.setattr(pool, "_images_per_part", lambda N, C, out_hw: 2)  # split even these small pools
-    monkeypatch.setattr(cv, "SPLIT_MACS", 0)  # and these small convs
     x, w, b = rng.standard_normal((7, 4, 10, 10)), rng.standard_normal((6, 4, 3, 3)), rng.standard_normal(6)
     w_wide = rng.standard_normal((12, 4, 3, 3))  # a strided conv: its adjoints apart, the data adjoint by col2im
 
@@ -132,21 +131,3 @@ def test_products_split_or_whole_give_the_same_result(threads, rng, monkeypatch)
     monkeypatch.setattr(backend, "PARALLEL_MACS", 64)  # big enough to split in parts, rows and then columns
     np.testing.assert_allclose(backend.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(backend.matmul(a[:10], b), a[:10] @ b, rtol=1e-12, atol=1e-12)
-
-
-def test_small_convs_run_whole_unless_a_split_ran_lately(threads, rng, monkeypatch):
-    """A conv under SPLIT_MACS runs on the calling thread when no op split lately, and splits right after one."""
-    from toynn import backend
-
-    threads(2)
-    calls = []
-    real = backend.parallel
-    monkeypatch.setattr(cv, "parallel", lambda *a, **k: calls.append(1) or real(*a, **k))
-    x, w = rng.standard_normal((4, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
-    monkeypatch.setattr(backend._Threads, "last_split", float("-inf"))
-    whole = cv.conv(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
-    assert calls == []
-    backend.parallel(lambda s, e: None, 4)  # a split just now
-    split = cv.conv(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
-    assert calls == [1]
-    np.testing.assert_allclose(split, whole, rtol=1e-12, atol=1e-12)

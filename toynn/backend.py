@@ -221,11 +221,6 @@ PARALLEL_MACS = 1 << 25
 QUIET_SECONDS = 1.0
 
 
-def quiet() -> bool:
-    """No op has split across toynn's threads in the last QUIET_SECONDS: a small op may wake BLAS's threads."""
-    return time.perf_counter() - _Threads.last_split > QUIET_SECONDS
-
-
 def matmul(a, b):
     """a @ b for 2-D arrays, the rows of a (or the columns of b, when b has more) split across toynn's threads.
 
@@ -240,7 +235,7 @@ def matmul(a, b):
     if get_num_threads() == 1:
         return a @ b
     xp = array_module(a, b)
-    if M * N * K < PARALLEL_MACS and quiet():
+    if M * N * K < PARALLEL_MACS and time.perf_counter() - _Threads.last_split > QUIET_SECONDS:
         return a @ b
     out = xp.empty((M, N), dtype=xp.result_type(a, b))
     n = max(M, N)

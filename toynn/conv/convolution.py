@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend, ops
+from .. import ops
 from ..backend import array_module, get_num_threads, parallel, scratch
 from ..errors import ShapeError
 from ..tensor import Function, Tensor
@@ -72,20 +72,6 @@ def _chunk_images(N: int, image_bytes: int) -> int:
     chunks = -(-N // max(1, min(N, CHUNK_BYTES // max(1, image_bytes))))
     chunks = min(N, -(-chunks // threads) * threads)
     return -(-N // chunks)
-
-
-# convs with fewer multiply-adds than this run whole on the calling thread, with BLAS threaded as configured,
-# when no op has split across toynn's threads lately: there a split's hand-offs cost more than they save
-# (LeNet-5's step at batch 16: 3.47 -> 2.92 ms, measured). NOTE: after a recent split (a net with big convs)
-# they split too, or BLAS's spinning threads would slow the next split (the CIFAR net at batch 16: 46 ms, not 33)
-SPLIT_MACS = 1 << 25
-
-
-def _split(images, N: int, xp, nb: int, macs: int) -> list:
-    """parallel(images, N, xp, nb) for a conv of `macs` multiply-adds, or [images(0, N)] when it is small."""
-    if macs < SPLIT_MACS and backend.quiet():
-        return [images(0, N)]
-    return parallel(images, N, xp, nb)
 
 
 def _sum_terms(parts, xp):
@@ -167,7 +153,7 @@ def conv(x, w, stride, padding, dilation, groups, out_hw=None, bias=None):
             if bias is not None:
                 part += bias.reshape(G, O // G, 1)
 
-    _split(images, N, xp, nb, N * O * Ho * Wq * Cg * KH * KW)
+    parallel(images, N, xp, nb)
     return out[:, :, :, :Wo].transpose(1, 0, 2, 3)  # (N, O, Ho, Wo), a view of channels-first memory
 
 
@@ -225,8 +211,7 @@ def conv_adjoints(g, x, w, padding, dilation, groups):
             terms.append(cols @ xc[:, :, n0 * H * Wq : n1 * H * Wq].transpose(0, 2, 1))  # (G, O/G*KH*KW, C/G)
         return terms
 
-    parts = _split(images, N, xp, nb, 2 * N * C * H * Wq * (O // G) * KH * KW)
-    gwT = _sum_terms([t for terms in parts for t in terms], xp)
+    gwT = _sum_terms([t for terms in parallel(images, N, xp, nb) for t in terms], xp)
     gw = gwT.reshape(G, O // G, KH, KW, Cg)[:, :, ::-1, ::-1]  # (G, O/G, KH, KW, C/G), taps unflipped
     gw = gw.transpose(0, 1, 4, 2, 3).reshape(O, Cg, KH, KW)
     return gx[:, :, :, :W].transpose(1, 0, 2, 3), gw  # gx (N, C, H, W), a view of channels-first memory
@@ -276,7 +261,7 @@ def conv_data_adjoint(g, w, x_shape, stride, padding, dilation, groups):
                         frame[:, :, _tap(i, dh, sh, Ho), _tap(j, dw, sw, Wo)] += cols[:, i, j]
             gx[:, n0:n1] = frame[:, :, pt : pt + H, pl : pl + W]
 
-    _split(images, N, xp, nb, N * C * KH * KW * Ho * Wq * (O // G))
+    parallel(images, N, xp, nb)
     return gx.transpose(1, 0, 2, 3)  # (N, C, H, W)
 
 
@@ -319,8 +304,7 @@ def conv_weight_adjoint(g, x, w_shape, stride, padding, dilation, groups):
             terms.append(cols.reshape(G, Cg * KH * KW, -1) @ gc[:, :, span].transpose(0, 2, 1))  # (G, C/G*KH*KW, O/G)
         return terms
 
-    parts = _split(images, N, xp, nb, N * Ho * Wq * O * Cg * KH * KW)
-    gwT = _sum_terms([t for terms in parts for t in terms], xp)
+    gwT = _sum_terms([t for terms in parallel(images, N, xp, nb) for t in terms], xp)
     return gwT.transpose(0, 2, 1).reshape(O, Cg, KH, KW)  # (G, O/G, C/G*KH*KW) -> (O, C/G, KH, KW)
 
 
