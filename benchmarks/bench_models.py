@@ -8,14 +8,10 @@ python benchmarks/run.py models
 from __future__ import annotations
 
 import numpy as np
+from bench_train import mlp, step_fns
 from harness import compare
 
 BATCHES = (1, 16, 64, 256)
-
-
-def mlp(lib):
-    nn = lib.nn
-    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
 
 
 def lenet(lib):
@@ -85,23 +81,7 @@ def _pair(toynn, torch, name: str, batch: int):
 
 def train_step(name: str, batch: int):
     def bench(toynn, torch) -> dict:
-        model, ref, x, y = _pair(toynn, torch, name, batch)
-        opt = toynn.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        ref_opt = torch.optim.SGD(ref.parameters(), lr=0.01, momentum=0.9)
-        loss_fn, ref_loss_fn = toynn.nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
-        xt, yt = toynn.tensor(x), toynn.tensor(y)
-        rx, ry = torch.from_numpy(x), torch.from_numpy(y)
-
-        def ours():
-            opt.zero_grad()
-            loss_fn(model(xt), yt).backward()
-            opt.step()
-
-        def theirs():
-            ref_opt.zero_grad()
-            ref_loss_fn(ref(rx), ry).backward()
-            ref_opt.step()
-
+        ours, theirs = step_fns(toynn, torch, *_pair(toynn, torch, name, batch))
         return compare(f"{name} train step, batch {batch}", ours, theirs, repeat=5)
 
     return bench

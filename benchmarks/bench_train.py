@@ -15,6 +15,11 @@ def _step_pair(toynn, torch, build, x: np.ndarray, y: np.ndarray, lr: float = 0.
     """One training step in each library on the same model, weights and batch."""
     model, ref = build(toynn), build(torch)
     _copy_weights(torch, model, ref)
+    return step_fns(toynn, torch, model, ref, x, y, lr)
+
+
+def step_fns(toynn, torch, model, ref, x: np.ndarray, y: np.ndarray, lr: float = 0.01):
+    """(ours, theirs): one SGD-with-momentum training step of model (toynn) and ref (its PyTorch twin) on x, y."""
     opt = toynn.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     ref_opt = torch.optim.SGD(ref.parameters(), lr=lr, momentum=0.9)
     loss_fn, ref_loss_fn = toynn.nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
