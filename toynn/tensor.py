@@ -403,7 +403,7 @@ class Tensor:
         other_carries = isinstance(other, Tensor) and other.tangent is not None
         if _Mode.forward_level and (self.tangent is not None or other_carries):
             # forward mode: the new tangent comes from the op's jvp rule, through the same out-of-place op
-            old = Tensor._wrap(self.data.copy())
+            old = Tensor._wrap(self.data)  # make() computes out of place, as in the recording branch above
             old.tangent = self.tangent
             result = make(old)
             self.data[...] = result.data  # NOTE: written in place, as write() would: views of self see the change

@@ -42,9 +42,10 @@ def _number(v: float):
 
 
 def _constant(array) -> np.ndarray:
-    out = np.empty(np.shape(array), dtype=object)
+    host = np.asarray(to_device(array, "cpu"))  # once, not per element
+    out = np.empty(np.shape(host), dtype=object)
     for idx in np.ndindex(out.shape):
-        out[idx] = _number(to_device(array, "cpu")[idx])
+        out[idx] = _number(host[idx])
     return out
 
 
@@ -109,9 +110,8 @@ def _rules() -> dict:
         ops.Tanh: lambda fn, out, a: _map(sp.tanh, a),
         ops.Sigmoid: lambda fn, out, a: _map(lambda e: 1 / (1 + sp.exp(-e)), a),
         ops.ReLU: lambda fn, out, a: _map(relu, a),
-        ops.Clamp: lambda fn, out, a: _obj(
-            np.where(to_device(fn.mask, "cpu"), a, _constant(out.data))
-        ),  # the node keeps no bounds
+        # Clamp's node keeps no bounds: where the mask is off, the output is the constant bound
+        ops.Clamp: lambda fn, out, a: _obj(np.where(to_device(fn.mask, "cpu"), a, _constant(out.data))),
         ops.Maximum: lambda fn, out, a, b: _obj(np.frompyfunc(sp.Max, 2, 1)(a, b)),
         ops.Where: lambda fn, out, a, b: _obj(np.where(to_device(fn.cond, "cpu"), a, b)),
         ops.Sum: lambda fn, out, a: _reduce(a, fn.axis, fn.keepdims, add),
