@@ -90,12 +90,12 @@ def _default_device(request, backend, monkeypatch):
     from toynn.backend import device_of, to_device
     from toynn.tensor import Tensor
 
-    def host(value):  # device arrays to NumPy, so that np.testing can compare them
-        return value.get() if device_of(value) != "cpu" and hasattr(value, "get") else value
+    from .devices import off_device
 
+    # device arrays to NumPy, so that np.testing can compare them
     for name in ("assert_allclose", "assert_array_equal", "assert_array_almost_equal", "assert_equal"):
         check = getattr(np.testing, name)
-        compare = lambda a, b, *args, _check=check, **kw: _check(host(a), host(b), *args, **kw)  # noqa: E731
+        compare = lambda a, b, *args, _check=check, **kw: _check(off_device(a), off_device(b), *args, **kw)  # noqa: E731
         monkeypatch.setattr(np.testing, name, compare)
     if request.node.get_closest_marker("explicit_device"):
         return

@@ -13,13 +13,18 @@ from toynn.backend import device_of, to_device
 from toynn.tensor import Tensor
 
 
+def off_device(value):
+    """A device array copied to NumPy; anything else as it is."""
+    if hasattr(value, "get") and device_of(value) != "cpu":  # CuPy's arrays (and the fake's) copy out with .get()
+        return value.get()
+    return value
+
+
 def host(value):
     """A NumPy copy (or the value itself) of a Tensor, a device array, a NumPy array or a Python number."""
     if isinstance(value, Tensor):
         return value.numpy()
-    if hasattr(value, "get") and device_of(value) != "cpu":  # CuPy's arrays (and the fake's) copy out with .get()
-        return value.get()
-    return np.asarray(value)
+    return np.asarray(off_device(value))
 
 
 def like(array, tensor):
