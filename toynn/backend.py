@@ -214,6 +214,23 @@ def parallel(fn, n: int, xp=np, step: int = 1) -> list:
     return [first, *rest]
 
 
+# elementwise ops split across threads from this many elements (~0.3 ms of work): below, a hand-off costs more
+ELEMENTWISE_SPLIT = 1 << 18
+
+
+def elementwise(fn, out) -> None:
+    """fn(s) for slices s of out's first axis that cover it, split across threads when out is big; fn(s) writes
+    out[s]. Small (or 0-d) arrays get one call, fn(...).
+
+    NumPy's elementwise loops run on one core: a conv's ReLU over 2M values (the CIFAR net's) took twice as long
+    as on two threads (measured: 2.3 -> 1.2 ms).
+    """
+    if out.ndim == 0 or out.size < ELEMENTWISE_SPLIT:
+        fn(...)
+    else:
+        parallel(lambda a, b: fn(slice(a, b)), out.shape[0], array_module(out))
+
+
 # products split into parts of at least this many multiply-adds (~0.5 ms): a hand-off to a thread costs ~0.1 ms
 # on the test VM, so smaller products run whole
 PARALLEL_MACS = 1 << 25

@@ -12,7 +12,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .backend import array_module, get_default_dtype, scatter_add
+from .backend import array_module, elementwise, get_default_dtype, scatter_add
 from .backend import to_device as _move
 from .errors import ShapeError
 from .tensor import Function, Tensor
@@ -436,12 +436,22 @@ def sigmoid(x: Tensor) -> Tensor:
 
 class ReLU(Function):
     def forward(self, x):
-        y = array_module(x).maximum(x, 0)  # NOTE: not x * mask, which gives -0 for x < 0 and nan for -inf
-        self.mask = y > 0  # from y, not x: y is compact even when x is a strided view (a conv's output)
+        xp = array_module(x)
+        y = xp.empty_like(x)  # compact, in x's memory order (channels first after a conv)
+        self.mask = xp.empty_like(x, dtype=bool)
+
+        def part(s):  # big activations split across threads (see elementwise)
+            xp.maximum(x[s], 0, out=y[s])  # NOTE: not x * mask, which gives -0 for x < 0 and nan for -inf
+            xp.greater(y[s], 0, out=self.mask[s])  # from y, not x: y is compact even when x is a strided view
+
+        elementwise(part, y)
         return y
 
     def backward(self, g):
-        return g * self.mask
+        xp = array_module(g)
+        gx = xp.empty_like(self.mask, dtype=g.dtype)
+        elementwise(lambda s: xp.multiply(g[s], self.mask[s], out=gx[s]), gx)
+        return gx
 
     def jvp(self, dx):
         return dx * self.mask
