@@ -84,6 +84,7 @@ def test_batch_split_across_threads_matches_one_thread(threads, rng, monkeypatch
     import toynn.conv.pool as pool
 
     monkeypatch.setattr(pool, "_images_per_part", lambda N, C, out_hw: 2)  # split even these small pools
+    monkeypatch.setattr(cv, "SPLIT_MACS", 0)  # and these small convs
     x, w, b = rng.standard_normal((7, 4, 10, 10)), rng.standard_normal((6, 4, 3, 3)), rng.standard_normal(6)
     w_wide = rng.standard_normal((12, 4, 3, 3))  # a strided conv: its adjoints apart, the data adjoint by col2im
 
@@ -100,6 +101,23 @@ def test_batch_split_across_threads_matches_one_thread(threads, rng, monkeypatch
     threads(3)
     for ours, ref in zip(run(), one):
         np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_small_convs_run_whole_big_ones_split(threads, rng, monkeypatch):
+    """Under SPLIT_MACS multiply-adds a conv runs in one part on the calling thread; at or over it, in parts."""
+    from toynn import backend
+
+    threads(2)
+    calls = []
+    real = backend.parallel
+    monkeypatch.setattr(cv, "parallel", lambda fn, n, xp, step: calls.append(-(-n // step)) or real(fn, n, xp, step))
+    x, w = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3))
+    geom = ((1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    whole = cv.conv(x, w, *geom)
+    monkeypatch.setattr(cv, "SPLIT_MACS", w.size * 4 * 8 * 8)  # exactly this conv's multiply-adds: it splits
+    split = cv.conv(x, w, *geom)
+    assert calls == [1, 2]
+    np.testing.assert_allclose(split, whole, rtol=1e-12, atol=1e-12)
 
 
 def test_an_error_in_a_thread_reaches_the_caller(threads):

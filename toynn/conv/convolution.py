@@ -32,6 +32,10 @@ CHUNK_BYTES = 1 << 22
 FLIP_RATIO = 1.5
 # a conv's two adjoints share one im2col of g unless its output channels are more than this many times its inputs
 SHARE_RATIO = 2
+# convs (and adjoints) of fewer multiply-adds run whole on the calling thread: a hand-off to another thread costs
+# ~0.07 ms, about what splitting saves at this size (LeNet-5's convs at batch 16, 2-4M multiply-adds, ran 1.3-1.6x
+# faster whole; at 7.5M and up, split ran faster)
+SPLIT_MACS = 1 << 22
 
 
 def _channels_first(x):
@@ -72,6 +76,12 @@ def _chunk_images(N: int, image_bytes: int) -> int:
     chunks = -(-N // max(1, min(N, CHUNK_BYTES // max(1, image_bytes))))
     chunks = min(N, -(-chunks // threads) * threads)
     return -(-N // chunks)
+
+
+def _split(N: int, nb: int, macs: int) -> int:
+    """parallel()'s step for an op of `macs` multiply-adds over N images in chunks of nb: nb, or N (one part) when
+    the op is too small to split. The chunks stay the same either way, so the sums add in the same order."""
+    return nb if macs >= SPLIT_MACS else N
 
 
 def _sum_terms(parts, xp):
@@ -141,20 +151,39 @@ def conv(x, w, stride, padding, dilation, groups, out_hw=None, bias=None):
     Ho, Wo = out_hw
     Wq = _row_width(W, padding, stride, Wo)
     wg = w.reshape(G, O // G, Cg * KH * KW)  # (G, O/G, C/G*KH*KW): one GEMM per group
-    out = xp.empty((O, N, Ho, Wq), dtype=x.dtype)
-    out_g = out.reshape(G, O // G, N, Ho * Wq)
+    out = xp.empty((O, N, Ho, Wo), dtype=x.dtype)
     nb = _chunk_images(N, C * KH * KW * Ho * Wq * x.itemsize)
 
     def images(a, b):  # images a..b, on one thread
         for n0, n1, cols in _im2col(x[a:b], (KH, KW), stride, padding, dilation, out_hw, Wq, nb):
-            # NOTE: (nb, Ho*Wq) of out_g's slice merge without a copy, so the GEMM writes straight into out
-            part = out_g[:, :, a + n0 : a + n1].reshape(G, O // G, -1)
-            xp.matmul(wg, cols.reshape(G, Cg * KH * KW, -1), out=part)
-            if bias is not None:
-                part += bias.reshape(G, O // G, 1)
+            n0, n1 = a + n0, a + n1
+            if Wq == Wo:  # NOTE: (nb, Ho*Wo) of out's slice merge without a copy: the GEMM writes straight into out
+                part = out[:, n0:n1].reshape(G, O // G, -1)
+                xp.matmul(wg, cols.reshape(G, Cg * KH * KW, -1), out=part)
+                if bias is not None:
+                    part += bias.reshape(G, O // G, 1)
+            else:  # wide rows: the GEMM writes a scratch chunk, cropped into out while in cache (with the bias)
+                _crop_wide(xp, wg, cols.reshape(G, Cg * KH * KW, -1), out[:, n0:n1], Wq, bias)
 
-    parallel(images, N, xp, nb)
-    return out[:, :, :, :Wo].transpose(1, 0, 2, 3)  # (N, O, Ho, Wo), a view of channels-first memory
+    parallel(images, N, xp, _split(N, nb, w.size * N * Ho * Wo))
+    return out.transpose(1, 0, 2, 3)  # (N, O, Ho, Wo), a view of channels-first memory
+
+
+def _crop_wide(xp, wg, cols, out, Wq: int, bias=None) -> None:
+    """out (O, m, Ho, Wo) = (wg @ cols) cropped from rows of width Wq (+ bias (O,)), through a scratch chunk.
+
+    NOTE: compact outputs save more than the crop costs: elementwise ops on the cropped views (a ReLU after the
+    conv, the ReLU's backward after its data adjoint) ran 1.6-2x slower, their inner loops one short row long.
+    """
+    O, m, Ho, Wo = out.shape
+    G = wg.shape[0]
+    tmp = scratch(xp, "conv.wide", (G, O // G, m * Ho * Wq), out.dtype)
+    xp.matmul(wg, cols, out=tmp)
+    tmp = tmp.reshape(O, m, Ho, Wq)[..., :Wo]
+    if bias is None:
+        out[...] = tmp
+    else:
+        xp.add(tmp, bias.reshape(O, 1, 1, 1), out=out)
 
 
 def _flipped(w, x_shape, out_hw, padding, dilation, groups):
@@ -198,8 +227,7 @@ def conv_adjoints(g, x, w, padding, dilation, groups):
     # NOTE: zero in the columns past W, so the wide rows' extra outputs add nothing to gw
     xc = _wide_channels_first(x, Wq, reuse=True).reshape(G, Cg, N * H * Wq)  # (G, C/G, N*H*Wq)
     wfg = wf.reshape(G, Cg, (O // G) * KH * KW)  # (G, C/G, O/G*KH*KW)
-    gx = xp.empty((C, N, H, Wq), dtype=g.dtype)
-    gx_g = gx.reshape(G, Cg, N, H * Wq)
+    gx = xp.empty((C, N, H, W), dtype=g.dtype)
     nb = _chunk_images(N, O * KH * KW * H * Wq * g.itemsize)
 
     def images(a, b):  # images a..b, on one thread: their share of gx, and each chunk's term of gw
@@ -207,14 +235,18 @@ def conv_adjoints(g, x, w, padding, dilation, groups):
         for n0, n1, cols in _im2col(g[a:b], (KH, KW), (1, 1), pads, dilation, (H, W), Wq, nb):
             n0, n1 = a + n0, a + n1
             cols = cols.reshape(G, (O // G) * KH * KW, -1)  # (G, O/G*KH*KW, m*H*Wq), read by both GEMMs in cache
-            xp.matmul(wfg, cols, out=gx_g[:, :, n0:n1].reshape(G, Cg, -1))
+            if Wq == W:
+                xp.matmul(wfg, cols, out=gx[:, n0:n1].reshape(G, Cg, -1))
+            else:
+                _crop_wide(xp, wfg, cols, gx[:, n0:n1], Wq)
             terms.append(cols @ xc[:, :, n0 * H * Wq : n1 * H * Wq].transpose(0, 2, 1))  # (G, O/G*KH*KW, C/G)
         return terms
 
-    gwT = _sum_terms([t for terms in parallel(images, N, xp, nb) for t in terms], xp)
+    parts = parallel(images, N, xp, _split(N, nb, w.size * N * H * W))
+    gwT = _sum_terms([t for terms in parts for t in terms], xp)
     gw = gwT.reshape(G, O // G, KH, KW, Cg)[:, :, ::-1, ::-1]  # (G, O/G, KH, KW, C/G), taps unflipped
     gw = gw.transpose(0, 1, 4, 2, 3).reshape(O, Cg, KH, KW)
-    return gx[:, :, :, :W].transpose(1, 0, 2, 3), gw  # gx (N, C, H, W), a view of channels-first memory
+    return gx.transpose(1, 0, 2, 3), gw  # gx (N, C, H, W), a view of channels-first memory
 
 
 def conv_data_adjoint(g, w, x_shape, stride, padding, dilation, groups):
@@ -261,7 +293,7 @@ def conv_data_adjoint(g, w, x_shape, stride, padding, dilation, groups):
                         frame[:, :, _tap(i, dh, sh, Ho), _tap(j, dw, sw, Wo)] += cols[:, i, j]
             gx[:, n0:n1] = frame[:, :, pt : pt + H, pl : pl + W]
 
-    parallel(images, N, xp, nb)
+    parallel(images, N, xp, _split(N, nb, w.size * N * Ho * Wo))
     return gx.transpose(1, 0, 2, 3)  # (N, C, H, W)
 
 
@@ -304,7 +336,8 @@ def conv_weight_adjoint(g, x, w_shape, stride, padding, dilation, groups):
             terms.append(cols.reshape(G, Cg * KH * KW, -1) @ gc[:, :, span].transpose(0, 2, 1))  # (G, C/G*KH*KW, O/G)
         return terms
 
-    gwT = _sum_terms([t for terms in parallel(images, N, xp, nb) for t in terms], xp)
+    parts = parallel(images, N, xp, _split(N, nb, O * Cg * KH * KW * N * Ho * Wo))
+    gwT = _sum_terms([t for terms in parts for t in terms], xp)
     return gwT.transpose(0, 2, 1).reshape(O, Cg, KH, KW)  # (G, O/G, C/G*KH*KW) -> (O, C/G, KH, KW)
 
 
