@@ -149,3 +149,30 @@ def test_products_split_or_whole_give_the_same_result(threads, rng, monkeypatch)
     monkeypatch.setattr(backend, "PARALLEL_MACS", 64)  # big enough to split in parts, rows and then columns
     np.testing.assert_allclose(backend.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(backend.matmul(a[:10], b), a[:10] @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_elementwise_split_across_threads_covers_every_row(threads, rng, monkeypatch):
+    """backend.elementwise: the ReLU of a big activation split across threads == in one call; 0-d arrays too."""
+    from toynn import backend
+
+    x = rng.standard_normal((7, 3, 4, 5)).transpose(1, 0, 2, 3)  # a strided view, as after a conv
+
+    def relu_and_grad():
+        t = toynn.tensor(x, requires_grad=True)
+        y = toynn.relu(t)
+        y.backward(np.cos(np.arange(y.numel())).reshape(y.shape))
+        return y.data, t.grad.data
+
+    threads(1)
+    y_one, g_one = relu_and_grad()
+    threads(3)
+    monkeypatch.setattr(backend, "ELEMENTWISE_SPLIT", 8)
+    parts = []
+    real = backend.parallel
+    monkeypatch.setattr(backend, "parallel", lambda fn, n, xp: parts.append(n) or real(fn, n, xp))
+    y, g = relu_and_grad()
+    assert parts == [3, 3]  # forward and backward, each split over the first axis
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    np.testing.assert_array_equal(y, y_one)
+    np.testing.assert_array_equal(g, g_one)
+    np.testing.assert_array_equal(toynn.relu(toynn.tensor(np.float64(-2.0))).data, 0.0)
