@@ -26,7 +26,8 @@ from .arithmetic import (
     ntuple,
 )
 
-# im2col columns are built a few images at a time, so that they stay in cache between the copy and the GEMM
+# im2col columns are built a few images at a time, so that they (and the chunk's other work arrays: outputs,
+# copies of g or x) stay in cache between the copy and the GEMMs: CHUNK_BYTES is their total per chunk
 CHUNK_BYTES = 1 << 22
 # stride-1 data adjoints run as a conv of g unless its columns would be this many times col2im's
 FLIP_RATIO = 1.5
@@ -147,7 +148,7 @@ def conv(x, w, stride, padding, dilation, groups, out_hw=None, bias=None):
     Wq = _row_width(W, padding, stride, Wo)
     wg = w.reshape(G, O // G, Cg * KH * KW)  # (G, O/G, C/G*KH*KW): one GEMM per group
     out = xp.empty((O, N, Ho, Wo), dtype=x.dtype)
-    nb = _chunk_images(N, C * KH * KW * Ho * Wq * x.itemsize)
+    nb = _chunk_images(N, (C * KH * KW + O) * Ho * Wq * x.itemsize)  # a chunk's columns and outputs
 
     def images(a, b):  # images a..b, on one thread
         for n0, n1, cols in _im2col(x[a:b], (KH, KW), stride, padding, dilation, out_hw, Wq, nb):
@@ -221,7 +222,7 @@ def conv_adjoints(g, x, w, padding, dilation, groups):
     Wq = _row_width(g.shape[3], pads, (1, 1), W)
     wfg = wf.reshape(G, Cg, (O // G) * KH * KW)  # (G, C/G, O/G*KH*KW)
     gx = xp.empty((C, N, H, W), dtype=g.dtype)
-    nb = _chunk_images(N, O * KH * KW * H * Wq * g.itemsize)
+    nb = _chunk_images(N, (O * KH * KW + 2 * C) * H * Wq * g.itemsize)  # a chunk's columns, gx and x
 
     def images(a, b):  # images a..b, on one thread: their share of gx, and each chunk's term of gw
         terms = []
@@ -264,7 +265,7 @@ def conv_data_adjoint(g, w, x_shape, stride, padding, dilation, groups):
     wgT = w.reshape(G, O // G, Cg * KH * KW).transpose(0, 2, 1)  # (G, C/G*KH*KW, O/G)
     tail = dh * (KH - 1) * Wb + dw * (KW - 1) if wide else 0
     gx = xp.empty((C, N, H, W), dtype=g.dtype)
-    nb = _chunk_images(N, C * KH * KW * Ho * Wq * g.itemsize)
+    nb = _chunk_images(N, ((C * KH * KW + O) * Ho * Wq + C * Hb * Wb) * g.itemsize)  # columns, g and frames
 
     def images(a, b):  # images a..b, on one thread
         for n0 in range(a, b, nb):
@@ -319,7 +320,7 @@ def conv_weight_adjoint(g, x, w_shape, stride, padding, dilation, groups):
     if Cg * KH * KW < 4 * (O // G) or (8 * (Wq - Wo) > Wo and Wo > 16):
         Wq = Wo  # g's zero-padded wide copy would cost more than the long copies save (measured)
     N, C = x.shape[:2]
-    nb = _chunk_images(N, C * KH * KW * Ho * Wq * x.itemsize)
+    nb = _chunk_images(N, (C * KH * KW + O) * Ho * Wq * x.itemsize)  # a chunk's columns and g
 
     def images(a, b):  # images a..b, on one thread: each chunk's term of the sum
         terms = []
