@@ -166,6 +166,21 @@ def test_in_place_messages():
         loss.backward()
 
 
+def test_relu_output_changed_in_place_keeps_its_gradient(torch):
+    """ReLU's backward reads its saved output; an in-place op on that output replaces the tensor's array instead
+    of writing into the saved one, so the gradient stays right (PyTorch refuses this backward instead)."""
+    x = toynn.tensor([-1.0, 2.0, 3.0], requires_grad=True)
+    y = toynn.relu(x)
+    y.add_(1)
+    (y * y).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 6.0, 8.0])  # d/dx (relu(x) + 1)^2 = 2 (relu(x) + 1) [x > 0]
+    xt = torch.tensor([-1.0, 2.0, 3.0], requires_grad=True)
+    yt = torch.relu(xt)
+    yt.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        (yt * yt).sum().backward()
+
+
 # ---------------------------------------------------------------------------------------------
 # dim out of range -> IndexError naming the op and the dim
 

@@ -435,26 +435,24 @@ def sigmoid(x: Tensor) -> Tensor:
 
 
 class ReLU(Function):
+    saves_output = True  # backward reads y > 0 off the output, as PyTorch's threshold_backward does: no mask array
+
     def forward(self, x):
         xp = array_module(x)
-        y = xp.empty_like(x)  # compact, in x's memory order (channels first after a conv)
-        self.mask = xp.empty_like(x, dtype=bool)
-
-        def part(s):  # big activations split across threads (see elementwise)
-            xp.maximum(x[s], 0, out=y[s])  # NOTE: not x * mask, which gives -0 for x < 0 and nan for -inf
-            xp.greater(y[s], 0, out=self.mask[s])  # from y, not x: y is compact even when x is a strided view
-
-        elementwise(part, y)
+        self.y = y = xp.empty_like(x)  # compact, in x's memory order (channels first after a conv)
+        # NOTE: maximum, not x * mask, which gives -0 for x < 0 and nan for -inf; big activations split across
+        # threads (see elementwise)
+        elementwise(lambda s: xp.maximum(x[s], 0, out=y[s]), y)
         return y
 
     def backward(self, g):
         xp = array_module(g)
-        gx = xp.empty_like(self.mask, dtype=g.dtype)
-        elementwise(lambda s: xp.multiply(g[s], self.mask[s], out=gx[s]), gx)
+        gx = xp.empty_like(self.y, dtype=g.dtype)
+        elementwise(lambda s: xp.multiply(g[s], self.y[s] > 0, out=gx[s]), gx)
         return gx
 
     def jvp(self, dx):
-        return dx * self.mask
+        return dx * (self.y > 0)
 
 
 def relu(x: Tensor) -> Tensor:
