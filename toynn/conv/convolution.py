@@ -28,7 +28,7 @@ from .arithmetic import (
 
 # im2col columns are built a few images at a time, so that they (and the chunk's other work arrays: outputs,
 # copies of g or x) stay in cache between the copy and the GEMMs: CHUNK_BYTES is their total per chunk
-CHUNK_BYTES = 1 << 22
+CHUNK_BYTES = 1 << 21
 # stride-1 data adjoints run as a conv of g unless its columns would be this many times col2im's
 FLIP_RATIO = 1.5
 # a conv's two adjoints share one im2col of g unless its output channels are more than this many times its inputs
