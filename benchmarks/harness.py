@@ -38,16 +38,22 @@ def median_time(fn: Callable[[], object], repeat: int = 7, number: int | None = 
 SETTLE_S = 0.3
 
 
-def compare(name: str, ours: Callable, theirs: Callable, repeat: int = 7, rounds: int = 3) -> dict:
-    """Alternate toynn and PyTorch `rounds` times (machines drift) and report medians and the ratio."""
+def compare(name: str, ours: Callable, theirs: Callable, repeat: int = 7, rounds: int = 5) -> dict:
+    """Alternate toynn and PyTorch `rounds` times and report their median times and the median of the rounds'
+    ratios.
+
+    NOTE: the ratio of one round compares two timings taken a second apart; the machine's speed drifts by 20-50%
+    over minutes (another tenant's load), which the ratio of the two medians would mix in when the drift falls
+    between one library's good rounds and the other's.
+    """
     t_ours, t_theirs = [], []
     for _ in range(rounds):
         time.sleep(SETTLE_S)
         t_ours.append(median_time(ours, repeat))
         time.sleep(SETTLE_S)
         t_theirs.append(median_time(theirs, repeat))
-    a, b = statistics.median(t_ours), statistics.median(t_theirs)
-    return {"name": name, "toynn_s": a, "torch_s": b, "ratio": a / b}
+    ratio = statistics.median(a / b for a, b in zip(t_ours, t_theirs))
+    return {"name": name, "toynn_s": statistics.median(t_ours), "torch_s": statistics.median(t_theirs), "ratio": ratio}
 
 
 def machine() -> str:
