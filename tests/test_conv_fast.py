@@ -176,3 +176,33 @@ def test_elementwise_split_across_threads_covers_every_row(threads, rng, monkeyp
     np.testing.assert_array_equal(y, y_one)
     np.testing.assert_array_equal(g, g_one)
     np.testing.assert_array_equal(toynn.relu(toynn.tensor(np.float64(-2.0))).data, 0.0)
+
+
+@pytest.mark.parametrize(
+    "x_shape, kernel, stride, padding, dilation, width",
+    [
+        ((3, 2, 9, 8), (3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), "wide"),  # the CIFAR net's convs
+        ((2, 1, 8, 8), (5, 5), (1, 1), ((2, 2), (2, 2)), (1, 1), "wide"),  # LeNet's first
+        ((2, 3, 7, 9), (3, 2), (1, 1), ((2, 0), (1, 3)), (2, 1), "wide"),  # asymmetric padding, dilation
+        ((2, 3, 10, 6), (5, 5), (1, 1), ((0, 0), (0, 0)), (1, 1), "narrow"),  # valid, unpadded: a view of x
+        ((2, 2, 11, 9), (3, 3), (2, 3), ((1, 1), (0, 2)), (1, 2), "narrow"),  # strides and dilation
+    ],
+)
+def test_im2col_columns_are_the_taps_windows(x_shape, kernel, stride, padding, dilation, width, rng):
+    """_im2col's one strided copy holds, for every tap (i, j), the padded input at rows i*dh + sh*r and columns
+    j*dw + sw*q, chunk by chunk (the wide rows' extra columns past Wo are left out of the comparison)."""
+    x = rng.standard_normal(x_shape)
+    N, C, H, W = x_shape
+    (KH, KW), (sh, sw), (dh, dw), ((pt, pb), (pl, pr)) = kernel, stride, dilation, padding
+    Ho = (H + pt + pb - dh * (KH - 1) - 1) // sh + 1
+    Wo = (W + pl + pr - dw * (KW - 1) - 1) // sw + 1
+    Wq = W + pl + pr if width == "wide" else Wo
+    xpad = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    for n0, n1, cols in cv._im2col(x, kernel, stride, padding, dilation, (Ho, Wo), Wq, 1):
+        assert cols.shape == (C, KH, KW, n1 - n0, Ho, Wq)
+        for i in range(KH):
+            for j in range(KW):
+                taps = xpad[
+                    n0:n1, :, i * dh : i * dh + sh * (Ho - 1) + 1 : sh, j * dw : j * dw + sw * (Wo - 1) + 1 : sw
+                ]
+                np.testing.assert_array_equal(cols[:, i, j, :, :, :Wo], taps.transpose(1, 0, 2, 3))
