@@ -179,6 +179,11 @@ def test_relu_output_changed_in_place_keeps_its_gradient(torch):
     yt.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         (yt * yt).sum().backward()
+    z = toynn.relu(x)
+    with toynn.no_grad():
+        z.mul_(2)  # writes into the array ReLU saved: refused, not a wrong gradient
+    with pytest.raises(RuntimeError, match=r"output of ReLU .* modified by an in-place operation"):
+        z.backward(np.ones(3))
 
 
 # ---------------------------------------------------------------------------------------------
