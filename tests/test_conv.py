@@ -331,8 +331,17 @@ def _rel_err(a, b):
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30) if a.size else 0.0
 
 
+@pytest.fixture(params=["wide", "narrow"])
+def rows(request, monkeypatch):
+    """Every stride-1 conv built with wide rows (when they would at most double), or every conv with narrow rows."""
+    import toynn.conv.convolution as cv
+
+    monkeypatch.setattr(cv, "WIDE_MIN_ROWS", 0 if request.param == "wide" else 1 << 30)
+    return request.param
+
+
 @pytest.mark.parametrize("case", CASES, ids=ids)
-def test_forward_matches_oracle(case, rng):
+def test_forward_matches_oracle(case, rng, rows):
     arrays = case.inputs(rng)
     out = case.fn(toynn, *_inputs(case, arrays, np.float64))
     expected = case.ref(*arrays)
@@ -341,14 +350,14 @@ def test_forward_matches_oracle(case, rng):
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
-def test_gradcheck(case, rng):
+def test_gradcheck(case, rng, rows):
     inputs = _inputs(case, case.inputs(rng), np.float64)
     assert gradcheck(lambda *xs: case.fn(toynn, *xs), inputs)
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float32, 1e-4)])
-def test_matches_torch(case, dtype, tol, rng, torch):
+def test_matches_torch(case, dtype, tol, rng, torch, rows):
     arrays = [a.astype(dtype) for a in case.inputs(rng)]
     ours = _inputs(case, arrays, dtype)
     theirs = [torch.tensor(a, requires_grad=g) for a, g in zip(arrays, case.needs_grad())]
@@ -416,7 +425,7 @@ def test_conv_transpose_is_the_adjoint_of_conv(rng):
 
 
 @pytest.mark.parametrize("chunk", [1, 3000, 1 << 30])
-def test_chunked_columns_give_the_same_result(chunk, rng, torch, monkeypatch):
+def test_chunked_columns_give_the_same_result(chunk, rng, torch, monkeypatch, rows):
     """im2col runs a few images at a time; any chunk size (1 image, several, all) gives the same answer."""
     import toynn.conv.convolution as cv
 

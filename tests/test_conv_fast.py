@@ -22,10 +22,14 @@ GEOMETRIES = [  # (x shape, w shape, padding ((top, bottom), (left, right)), dil
 ]
 
 
+@pytest.mark.parametrize("wide_min_rows", [0, 1 << 30])
 @pytest.mark.parametrize("chunk", [1, 1 << 30])
 @pytest.mark.parametrize("x_shape, w_shape, padding, dilation, groups", GEOMETRIES)
-def test_shared_columns_give_both_adjoints(x_shape, w_shape, padding, dilation, groups, chunk, rng, monkeypatch):
+def test_shared_columns_give_both_adjoints(
+    x_shape, w_shape, padding, dilation, groups, chunk, wide_min_rows, rng, monkeypatch
+):
     monkeypatch.setattr(cv, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(cv, "WIDE_MIN_ROWS", wide_min_rows)  # wide rows wherever they may be, or nowhere
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     geom = ((1, 1), padding, dilation, groups)
     g = rng.standard_normal(cv.conv(x, w, *geom).shape)
