@@ -170,27 +170,28 @@ def conv(x, w, stride, padding, dilation, groups, out_hw=None, bias=None):
 
     def images(a, b):  # images a..b, on one thread
         for n0, n1, cols in _im2col(x[a:b], (KH, KW), stride, padding, dilation, out_hw, Wq, nb):
-            n0, n1 = a + n0, a + n1
-            if Wq == Wo:  # NOTE: (nb, Ho*Wo) of out's slice merge without a copy: the GEMM writes straight into out
-                part = out[:, n0:n1].reshape(G, O // G, -1)
-                xp.matmul(wg, cols.reshape(G, Cg * KH * KW, -1), out=part)
-                if bias is not None:
-                    part += bias.reshape(G, O // G, 1)
-            else:  # wide rows: the GEMM writes a scratch chunk, cropped into out while in cache (with the bias)
-                _crop_wide(xp, wg, cols.reshape(G, Cg * KH * KW, -1), out[:, n0:n1], Wq, bias)
+            _gemm_into(xp, wg, cols.reshape(G, Cg * KH * KW, -1), out[:, a + n0 : a + n1], Wq, bias)
 
     parallel(images, N, xp, _split(N, nb, w.size * N * Ho * Wo))
     return out.transpose(1, 0, 2, 3)  # (N, O, Ho, Wo), a view of channels-first memory
 
 
-def _crop_wide(xp, wg, cols, out, Wq: int, bias=None) -> None:
-    """out (O, m, Ho, Wo) = (wg @ cols) cropped from rows of width Wq (+ bias (O,)), through a scratch chunk.
+def _gemm_into(xp, wg, cols, out, Wq: int, bias=None) -> None:
+    """out (O, m, Ho, Wo) = wg (G, O/G, K) @ cols (G, K, m*Ho*Wq) (+ bias (O,)), rows of width Wq cropped to Wo.
 
+    Narrow rows (Wq == Wo): the GEMM writes straight into out, whose (m, Ho*Wo) merge without a copy. Wide rows:
+    it writes a scratch chunk, cropped into out (with the bias) while in cache.
     NOTE: compact outputs save more than the crop costs: elementwise ops on the cropped views (a ReLU after the
     conv, the ReLU's backward after its data adjoint) ran 1.6-2x slower, their inner loops one short row long.
     """
     O, m, Ho, Wo = out.shape
     G = wg.shape[0]
+    if Wq == Wo:
+        part = out.reshape(G, O // G, -1)
+        xp.matmul(wg, cols, out=part)
+        if bias is not None:
+            part += bias.reshape(G, O // G, 1)
+        return
     tmp = scratch(xp, "conv.wide", (G, O // G, m * Ho * Wq), out.dtype)
     xp.matmul(wg, cols, out=tmp)
     tmp = tmp.reshape(O, m, Ho, Wq)[..., :Wo]
@@ -247,10 +248,7 @@ def conv_adjoints(g, x, w, padding, dilation, groups):
         for n0, n1, cols in _im2col(g[a:b], (KH, KW), (1, 1), pads, dilation, (H, W), Wq, nb):
             n0, n1 = a + n0, a + n1
             cols = cols.reshape(G, (O // G) * KH * KW, -1)  # (G, O/G*KH*KW, m*H*Wq), read by both GEMMs in cache
-            if Wq == W:
-                xp.matmul(wfg, cols, out=gx[:, n0:n1].reshape(G, Cg, -1))
-            else:
-                _crop_wide(xp, wfg, cols, gx[:, n0:n1], Wq)
+            _gemm_into(xp, wfg, cols, gx[:, n0:n1], Wq)
             # NOTE: x's images zero in the columns past W, so the wide rows' extra outputs add nothing to gw
             xc = _images_channels_first(x, n0, n1, Wq, "adjoints.x").reshape(G, Cg, -1)  # (G, C/G, m*H*Wq)
             terms.append(cols @ xc.transpose(0, 2, 1))  # (G, O/G*KH*KW, C/G)
@@ -334,10 +332,10 @@ def conv_weight_adjoint(g, x, w_shape, stride, padding, dilation, groups):
     O, Cg, KH, KW = w_shape
     G = groups
     Ho, Wo = g.shape[2:]
-    Wq = _row_width(x.shape[3], padding, stride, Wo, x.shape[1] * KH * KW)
+    N, C = x.shape[:2]
+    Wq = _row_width(x.shape[3], padding, stride, Wo, C * KH * KW)
     if Cg * KH * KW < 4 * (O // G) or (8 * (Wq - Wo) > Wo and Wo > 16):
         Wq = Wo  # g's zero-padded wide copy would cost more than the long copies save (measured)
-    N, C = x.shape[:2]
     nb = _chunk_images(N, (C * KH * KW + O) * Ho * Wq * x.itemsize)  # a chunk's columns and g
 
     def images(a, b):  # images a..b, on one thread: each chunk's term of the sum
