@@ -74,7 +74,7 @@ def format_mlp(result: dict, batch: int = 64) -> str:
 def main(argv=None) -> int:
     import numpy as np
 
-    from toynn.autodiff.compare import cost_sweep, format_sweep, plot_sweep
+    from toynn.lecture.compare import cost_sweep, format_sweep, plot_sweep
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("autodiff-results"), help="folder for the table and plot")

@@ -197,7 +197,7 @@ def time_allreduce(dist, reps: int = 20) -> list[dict]:
 
 def time_buckets(dist, reps: int = 50) -> dict:
     """all_reduce_gradients of 200 small tensors: one Allreduce per tensor against one per 4 MB bucket."""
-    from toynn.distributed import Distributed
+    from toynn.train.distributed import Distributed
 
     model = nn.Sequential(*[nn.Linear(32, 32) for _ in range(100)])
     params = list(model.parameters())
@@ -217,7 +217,7 @@ def time_buckets(dist, reps: int = 50) -> dict:
 
 
 def worker(args) -> None:
-    import toynn.distributed as distributed
+    import toynn.train.distributed as distributed
 
     dist = distributed.init()
     models = []

@@ -7,7 +7,7 @@ lecture's. Usage: python examples/lecture_mnist_manual.py PATH_TO_MNIST_FOLDER
 import sys
 
 from toynn.data import MNIST
-from toynn.manual import toynn_CrossEntropyLoss, toynn_Linear, toynn_ReLU
+from toynn.lecture.manual import toynn_CrossEntropyLoss, toynn_Linear, toynn_ReLU
 
 root = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/mnist"
 trainset = MNIST(root, train=True)

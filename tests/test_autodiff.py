@@ -11,8 +11,8 @@ import pytest
 
 import toynn
 from toynn import nn
+from toynn.autodiff import dual as D
 from toynn.autodiff import (
-    compare,
     grad,
     jacfwd,
     jacrev,
@@ -23,10 +23,9 @@ from toynn.autodiff import (
     value_and_grad,
     vjp,
 )
-from toynn.autodiff import derivations as lec
-from toynn.autodiff import dual as D
-from toynn.autodiff.compare import format_sweep, sweep_point
 from toynn.errors import ShapeError
+from toynn.lecture import derivations as lec
+from toynn.lecture.compare import compare, format_sweep, sweep_point
 from toynn.nn import functional as F
 
 from .devices import host, like
@@ -271,7 +270,7 @@ def test_sweep_cost_follows_the_lecture(rng):
 
 def test_plot_sweep_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib")
-    from toynn.autodiff.compare import plot_sweep
+    from toynn.lecture.compare import plot_sweep
 
     rows = [
         {"method": m, "n": s, "m": 1, "seconds": s * k, "passes": "", "vary": v}
@@ -320,7 +319,7 @@ def test_logistic_regression_backward_runs_in_the_lectures_order():
 
 
 def _run(argv, capsys):
-    from toynn.autodiff.cli import add_parser
+    from toynn.cli.autodiff import add_parser
 
     parser = argparse.ArgumentParser(prog="toynn")
     add_parser(parser.add_subparsers())

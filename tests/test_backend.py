@@ -14,9 +14,10 @@ import pytest
 
 import toynn
 import toynn.nn.functional as F
-from toynn import checkpoint, nn, optim
+from toynn import nn, optim
 from toynn.backend import array_module, device_of, has_cupy, to_device
 from toynn.data import DataLoader, TensorDataset
+from toynn.io import checkpoint
 from toynn.models import LeNet5
 
 from . import fake_cupy

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import toynn
-from toynn import checkpoint
+from toynn.io import checkpoint
 
 
 def _state():

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 import toynn
-import toynn.distributed as distributed
+import toynn.train.distributed as distributed
 from toynn import nn
 from toynn.data import DataLoader, TensorDataset
-from toynn.distributed import Distributed, DistributedLoader, DistributedSampler, LocalComm
+from toynn.train.distributed import Distributed, DistributedLoader, DistributedSampler, LocalComm
 
 SCRIPTS = Path(__file__).parent / "mpi_scripts"
 

@@ -12,11 +12,11 @@ import pytest
 
 from tests.data_paths import need_mnist
 from toynn.cli import main
-from toynn.experiments import EXPERIMENTS, ablation, loss_surface, pooling_vs_strided, saturation, separable
-from toynn.experiments.common import Column, count_params, load_data, markdown_table
-from toynn.experiments.depth import QUICK as ABLATION_QUICK
-from toynn.experiments.depth import VARIANTS
-from toynn.experiments.nets import springenberg_net, zf_net
+from toynn.lecture.experiments import EXPERIMENTS, ablation, loss_surface, pooling_vs_strided, saturation, separable
+from toynn.lecture.experiments.common import Column, count_params, load_data, markdown_table
+from toynn.lecture.experiments.depth import QUICK as ABLATION_QUICK
+from toynn.lecture.experiments.depth import VARIANTS
+from toynn.lecture.experiments.nets import springenberg_net, zf_net
 
 CHANCE = 0.1  # ten classes
 

@@ -10,7 +10,7 @@ import pytest
 
 import toynn
 import toynn.models
-from toynn.interop import load_torch_safetensors, save_torch_safetensors
+from toynn.io.interop import load_torch_safetensors, save_torch_safetensors
 
 from .data_paths import need_mnist
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import toynn
-from toynn import manual, nn
+from toynn import nn
+from toynn.lecture import manual
 from toynn.nn import functional as F
 
 from .data_paths import need_mnist

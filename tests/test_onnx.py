@@ -18,7 +18,7 @@ import toynn
 import toynn.models
 from toynn import nn
 from toynn.backend import to_device
-from toynn.onnx import export, supported_layers
+from toynn.io.onnx import export, supported_layers
 
 
 def _need(module: str):

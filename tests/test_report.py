@@ -18,6 +18,7 @@ import pytest
 
 import toynn
 from toynn import cli, nn, optim
+from toynn.io.runs import load_run
 from toynn.data import DataLoader, TensorDataset
 from toynn.data.registry import get_dataset
 from toynn.models import build_model
@@ -93,7 +94,7 @@ def _decode_png(src: str):
 
 
 def _test_accuracy(run_dir) -> float:
-    model, config = cli.load_run(run_dir)
+    model, config = load_run(run_dir)
     x, y = get_dataset(config["data"], None, train=False).arrays()
     return evaluate(model, DataLoader(TensorDataset(x, y), batch_size=512))["accuracy"]
 

@@ -10,7 +10,7 @@ import toynn
 import toynn.nn as nn
 from toynn.cli import main
 from toynn.models import LeNet5
-from toynn.summary import Summary, separable_example, summary
+from toynn.nn.summary import Summary, separable_example, summary
 
 from .test_zoo import paper_alexnet
 

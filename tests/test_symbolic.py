@@ -7,12 +7,12 @@ import pytest
 
 import toynn
 from toynn import nn
-from toynn.autodiff import derivations as lec
 from toynn.autodiff import jacrev
+from toynn.lecture import derivations as lec
 from toynn.nn import functional as F
 
 sp = pytest.importorskip("sympy")
-from toynn.autodiff import symbolic  # noqa: E402  after the skip: the module needs SymPy at call time only
+from toynn.lecture import symbolic  # noqa: E402  after the skip: the module needs SymPy at call time only
 
 
 def test_the_lecture_j_traces_to_its_formula_and_derivative():

@@ -10,8 +10,9 @@ import pytest
 
 import toynn
 from toynn import nn, optim
-from toynn.cli import load_run, main
+from toynn.cli import main
 from toynn.data import DataLoader, TensorDataset
+from toynn.io.runs import load_run
 from toynn.models import MLP, Perceptron, SoftmaxRegression, build_model
 from toynn.train import evaluate, fit
 

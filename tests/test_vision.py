@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import toynn
-from toynn import nn, vision
+from toynn import nn
+from toynn.lecture import vision
+from toynn.lecture.vision.images import as_numpy
 from toynn.models import LeNet5
-from toynn.vision.images import as_numpy
 
 # LeNet-5 on 28x28, derived by hand from size_l = size + (k - 1) jump, jump_l = jump s, offset_l = offset - p jump:
 # conv1 5x5 pad 2: 5, 1, -2; pool 2: 5 + 1 = 6, 2, -2; conv2 5x5: 6 + 4*2 = 14, 2, -2; pool 2: 14 + 1*2 = 16, 4, -2

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import toynn
-from toynn import viz
-from toynn.autodiff import derivations as lec
 from toynn.autodiff import trace_backward
+from toynn.lecture import derivations as lec
+from toynn.lecture import viz
 
 
 def _labels(dot: str) -> dict[str, str]:

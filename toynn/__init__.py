@@ -1,11 +1,14 @@
 """toynn: the neural-network library of the lecture "Neural networks and CNN", in NumPy.
 
-Only re-exports: the Tensor and its ops, constructors, grad mode and the subpackages.
+Only re-exports: the Tensor and its ops, constructors, grad mode and the subpackages. The layers and what each
+folder owns: docs/architecture.md.
 """
+
+import importlib as _importlib
 
 import numpy as _np
 
-from . import autodiff, data, nn, optim
+from . import _moved, autodiff, data, nn, optim
 from .backend import get_default_dtype, set_default_dtype
 from .creation import (
     arange,
@@ -28,6 +31,7 @@ from .creation import (
     zeros_like,
 )
 from .errors import ShapeError
+from .nn.summary import summary
 from .ops import (
     abs,
     add,
@@ -72,7 +76,6 @@ from .ops import (
     var,
     where,
 )
-from .summary import summary
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 clip = clamp
@@ -88,3 +91,18 @@ bool = _np.dtype(_np.bool_)
 float, double, long = float32, float64, int64
 
 __version__ = "0.1.0"
+
+# Subpackages that load on first use (PEP 562, as torch.autograd.functional): `toynn.models.LeNet` works after a
+# bare `import toynn`, which itself loads no study, app, CLI, plotting or SymPy code.
+_LAZY = ("backend", "cli", "conv", "io", "lecture", "models", "runtime", "train")
+_moved.install()  # old module paths (toynn.manual, toynn.onnx, ...) still import, from their new homes
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return _importlib.import_module(f"{__name__}.{name}")
+    return _moved.moved_attribute(__name__, name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -80,9 +80,8 @@ class Add(Function):
     def backward(self, g):
         return g, g
 
-    def jvp(self, dx, dy):  # an input without a tangent adds nothing (needs_input_grad: which have one)
-        need = self.needs_input_grad
-        return dx + dy if need[0] and need[1] else (dx if need[0] else dy)
+    def jvp(self, dx, dy):
+        return dx + dy
 
 
 def add(a, b) -> Tensor:
@@ -98,8 +97,7 @@ class Sub(Function):
         return g, -g if self.needs_input_grad[1] else None
 
     def jvp(self, dx, dy):
-        need = self.needs_input_grad
-        return dx - dy if need[0] and need[1] else (dx if need[0] else -dy)
+        return dx - dy
 
 
 def sub(a, b) -> Tensor:
@@ -117,11 +115,8 @@ class Mul(Function):
         gy = g * self.x if self.needs_input_grad[1] else None
         return gx, gy
 
-    def jvp(self, dx, dy):  # bilinear: d(xy) = dx y + x dy, skipping the term of an input without a tangent
-        need = self.needs_input_grad
-        if need[0] and need[1]:
-            return dx * self.y + self.x * dy
-        return dx * self.y if need[0] else self.x * dy
+    def jvp(self, dx, dy):  # bilinear: d(xy) = dx y + x dy
+        return dx * self.y + self.x * dy
 
 
 def mul(a, b) -> Tensor:
@@ -140,12 +135,7 @@ class Div(Function):
         return gx, gy
 
     def jvp(self, dx, dy):
-        need = self.needs_input_grad
-        dz = dx / self.y if need[0] else None
-        if need[1]:
-            dq = self.x * dy / (self.y * self.y)
-            dz = -dq if dz is None else dz - dq
-        return dz
+        return dx / self.y - self.x * dy / (self.y * self.y)
 
 
 def div(a, b) -> Tensor:
@@ -166,24 +156,18 @@ class Pow(Function):
         self.out = x**y
         return self.out
 
-    def backward(self, g):
-        xp = array_module(g)
-        gx = g * self.y * self.x ** (self.y - 1) if self.needs_input_grad[0] else None
-        gy = None
-        if self.needs_input_grad[1]:  # d/dy x^y = x^y log x; PyTorch takes 0 where x == 0
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gy = g * xp.where(self.x == 0, 0, self.out * xp.log(xp.where(self.x == 0, 1, self.x)))
-        return gx, gy
+    def _dlog(self):  # d/dy x^y = x^y log x; PyTorch takes 0 where x == 0
+        xp = array_module(self.x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.where(self.x == 0, 0, self.out * xp.log(xp.where(self.x == 0, 1, self.x)))
 
-    def jvp(self, dx, dy):
-        xp = array_module(dx)
-        need = self.needs_input_grad
-        dz = dx * self.y * self.x ** (self.y - 1) if need[0] else None
-        if need[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                log_x = xp.where(self.x == 0, 0, xp.log(xp.where(self.x == 0, 1, self.x)))
-            dz = dy * self.out * log_x if dz is None else dz + dy * self.out * log_x
-        return dz
+    def backward(self, g):
+        gx = g * self.y * self.x ** (self.y - 1) if self.needs_input_grad[0] else None
+        return gx, (g * self._dlog() if self.needs_input_grad[1] else None)
+
+    def jvp(self, dx, dy):  # no term for an input without a tangent: x^(y-1) and log x are infinite at x = 0
+        t = self.has_tangent
+        return (dx * self.y * self.x ** (self.y - 1) if t[0] else 0) + (dy * self._dlog() if t[1] else 0)
 
 
 class PowScalar(Function):
@@ -221,11 +205,8 @@ class Maximum(Function):
         return gx, gy
 
     def jvp(self, dx, dy):
-        need = self.needs_input_grad
         w = (self.x > self.y) + 0.5 * (self.x == self.y)
-        if need[0] and need[1]:
-            return dx * w + dy * (1 - w)
-        return dx * w if need[0] else dy * (1 - w)
+        return dx * w + dy * (1 - w)
 
 
 def maximum(a, b) -> Tensor:
@@ -697,11 +678,9 @@ class MatMul(Function):
                 gw = x.swapaxes(-1, -2) @ g
         return gx, gw
 
-    def jvp(self, dx, dw):  # bilinear: d(x @ w) = dx @ w + x @ dw, skipping the product of a missing tangent
-        need = self.needs_input_grad
-        if need[0] and need[1]:
-            return dx @ self.w + self.x @ dw
-        return dx @ self.w if need[0] else self.x @ dw
+    def jvp(self, dx, dw):  # bilinear: d(x @ w) = dx @ w + x @ dw, with no product of a missing (zero) tangent
+        t = self.has_tangent
+        return (dx @ self.w if t[0] else 0) + (self.x @ dw if t[1] else 0)
 
 
 def matmul(a, b) -> Tensor:

@@ -131,10 +131,11 @@ class Function:
 def _forward_tangent(fn, inputs, y):
     """Forward mode: a missing tangent is a zero, so jvp rules never branch on None.
 
-    needs_input_grad says which inputs carry a tangent, so that a rule may skip the terms of the others.
+    has_tangent says which inputs carry one, so that a costly rule (a product, a conv) may skip the terms of the
+    others; needs_input_grad stays reverse mode's own.
     """
     xp = array_module(y)
-    fn.needs_input_grad = tuple(t.tangent is not None for t in inputs)
+    fn.has_tangent = tuple(t.tangent is not None for t in inputs)
     # NOTE: a zero-strided, read-only view of one zero: no memory, no fill; jvp rules never write their tangents
     tangents = [
         t.tangent if t.tangent is not None else xp.broadcast_to(xp.zeros((), dtype=t.data.dtype), t.data.shape)

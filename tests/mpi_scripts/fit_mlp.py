@@ -11,7 +11,7 @@ from safetensors.numpy import save_file
 from train_mlp import EPOCHS, RANK_BATCH, SHUFFLE_SEED, build_model, data, make_optimizer
 
 import toynn
-import toynn.distributed as distributed
+import toynn.train.distributed as distributed
 from toynn.train import fit
 
 

@@ -95,7 +95,7 @@ def _maybe_fail(args, rank: int, s: int) -> None:
 def main() -> int:
     from safetensors.numpy import save_file
 
-    import toynn.distributed as distributed
+    import toynn.train.distributed as distributed
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=("split", "loader"), default="split")

@@ -1,8 +1,8 @@
-"""Ways to differentiate: finite differences and gradcheck, dual numbers, forward mode (jvp, jacfwd),
-reverse mode as functions (grad, vjp, jacrev) and traced, symbolic (SymPy, optional), and compare().
+"""The library's ways to differentiate: finite differences and gradcheck, dual numbers, forward mode (jvp, jacfwd),
+reverse mode as functions (grad, vjp, jacrev) and traced. Symbolic derivatives (SymPy) and compare(), which puts
+all four side by side, are lecture material: toynn.lecture.symbolic and toynn.lecture.compare.
 """
 
-from .compare import compare, cost_sweep, step_size_study
 from .dual import Dual, derivative
 from .forward import jvp
 from .functional import grad, jacfwd, jacrev, value_and_grad, vjp
@@ -11,8 +11,6 @@ from .reverse import trace_backward
 
 __all__ = [
     "Dual",
-    "compare",
-    "cost_sweep",
     "derivative",
     "grad",
     "gradcheck",
@@ -21,8 +19,13 @@ __all__ = [
     "jvp",
     "numerical_grad",
     "numerical_jacobian",
-    "step_size_study",
     "trace_backward",
     "value_and_grad",
     "vjp",
 ]
+
+
+def __getattr__(name):  # symbolic, derivations, compare() ... moved to toynn.lecture; their old names still work
+    from .._moved import moved_attribute
+
+    return moved_attribute(__name__, name)

@@ -368,11 +368,8 @@ class Conv2d(Function):
         return gx, gw
 
     def jvp(self, dx, dw):  # bilinear: d conv(x, w) = conv(dx, w) + conv(x, dw); no conv of a missing tangent
-        need = self.needs_input_grad
-        dy = conv(dx, self.w, *self.geom) if need[0] else None
-        if need[1]:
-            dy = conv(self.x, dw, *self.geom) if dy is None else dy + conv(self.x, dw, *self.geom)
-        return dy
+        t = self.has_tangent
+        return (conv(dx, self.w, *self.geom) if t[0] else 0) + (conv(self.x, dw, *self.geom) if t[1] else 0)
 
 
 class Conv2dBias(Conv2d):
@@ -393,11 +390,7 @@ class Conv2dBias(Conv2d):
         return gx, gw, gb
 
     def jvp(self, dx, dw, db):  # conv's rule, plus the bias tangent broadcast over (N, H, W)
-        dy = super().jvp(dx, dw)
-        if not self.needs_input_grad[2]:
-            return dy
-        db = db.reshape(1, -1, 1, 1)
-        return db if dy is None else dy + db
+        return super().jvp(dx, dw) + (db.reshape(1, -1, 1, 1) if self.has_tangent[2] else 0)
 
 
 class ConvTranspose2d(Function):
@@ -414,12 +407,9 @@ class ConvTranspose2d(Function):
         return gx, gw
 
     def jvp(self, dx, dw):  # bilinear, as conv: no product of a missing tangent
-        need = self.needs_input_grad
-        dy = conv_data_adjoint(dx, self.w, self.out_shape, *self.geom) if need[0] else None
-        if need[1]:
-            dxw = conv_data_adjoint(self.x, dw, self.out_shape, *self.geom)
-            dy = dxw if dy is None else dy + dxw
-        return dy
+        t = self.has_tangent
+        dy_x = conv_data_adjoint(dx, self.w, self.out_shape, *self.geom) if t[0] else 0
+        return dy_x + (conv_data_adjoint(self.x, dw, self.out_shape, *self.geom) if t[1] else 0)
 
 
 # ---------------------------------------------------------------------------------------------

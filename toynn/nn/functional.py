@@ -143,19 +143,10 @@ class Linear(Function):
         gb = g2.sum(axis=0) if len(need) > 2 and need[2] else None
         return gx, gw, gb
 
-    def jvp(self, dx, dw, db=None):  # bilinear in (x, w), linear in b; inputs without a tangent add nothing
-        need = self.needs_input_grad
-        dy = dx @ self.w.T if need[0] else None  # (..., out), a fresh array: the terms below add in place
-        if need[1]:
-            if dy is None:
-                dy = self.x @ dw.T
-            else:
-                dy += self.x @ dw.T
-        if db is not None and need[2]:
-            if dy is None:
-                return db  # (out,): broadcast to the output's shape by the caller
-            dy += db
-        return dy
+    def jvp(self, dx, dw, db=None):  # bilinear in (x, w), linear in b; no product of a missing (zero) tangent
+        t = self.has_tangent
+        dy = (dx @ self.w.T if t[0] else 0) + (self.x @ dw.T if t[1] else 0)  # (..., out)
+        return dy + db if db is not None and t[2] else dy
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -631,13 +622,11 @@ class BinaryCrossEntropy(Function):
                 gt = g * (xp.log1p(-self.x) - xp.log(self.x))
         return gx, gt
 
-    def jvp(self, dx, dt):  # the rules of backward; the term of an input without a tangent is skipped
+    def jvp(self, dx, dt):  # the rules of backward
         xp = array_module(dx)
-        need = self.needs_input_grad
-        dloss = (self.x - self.t) / xp.maximum((1 - self.x) * self.x, _BCE_EPS) * dx if need[0] else 0
-        if need[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):  # x at 0 or 1: -logit(x) is infinite
-                dloss = dloss + xp.where(dt == 0, 0, (xp.log1p(-self.x) - xp.log(self.x)) * dt)
+        dloss = (self.x - self.t) / xp.maximum((1 - self.x) * self.x, _BCE_EPS) * dx
+        with np.errstate(divide="ignore", invalid="ignore"):  # x at 0 or 1: -logit(x) is infinite, dt there is 0
+            dloss = dloss + xp.where(dt == 0, 0, (xp.log1p(-self.x) - xp.log(self.x)) * dt)
         return _reduce(dloss if self.weight is None else dloss * self.weight, self.reduction)
 
 
@@ -692,11 +681,7 @@ class BCEWithLogits(Function):
 
     def jvp(self, dx, dt):
         lx, lt = self._derivatives()
-        need = self.needs_input_grad
-        if need[0] and need[1]:
-            dloss = lx * dx + lt * dt
-        else:
-            dloss = lx * dx if need[0] else lt * dt
+        dloss = lx * dx + lt * dt
         return _reduce(dloss if self.weight is None else dloss * self.weight, self.reduction)
 
 

@@ -1,0 +1,75 @@
+"""Names that moved when the library and its uses were split into layers (docs/architecture.md): the old module
+paths still import (`import toynn.manual`, `from toynn.onnx import export`), lazily, and give the same module
+object as the new path. This table is the only place that knows both spellings."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+
+MODULES = {
+    "toynn.checkpoint": "toynn.io.checkpoint",
+    "toynn.onnx": "toynn.io.onnx",
+    "toynn.interop": "toynn.io.interop",
+    "toynn.distributed": "toynn.train.distributed",
+    "toynn.manual": "toynn.lecture.manual",
+    "toynn.viz": "toynn.lecture.viz",
+    "toynn.report": "toynn.lecture.report",
+    "toynn.vision": "toynn.lecture.vision",
+    "toynn.experiments": "toynn.lecture.experiments",
+    "toynn.autodiff.symbolic": "toynn.lecture.symbolic",
+    "toynn.autodiff.derivations": "toynn.lecture.derivations",
+    "toynn.autodiff.compare": "toynn.lecture.compare",
+    "toynn.report_cli": "toynn.cli.report",
+    "toynn.summary_cli": "toynn.cli.summary",
+}
+# functions that package __init__s used to re-export from a module that moved out of the library
+ATTRIBUTES = {
+    ("toynn.autodiff", "compare"): ("toynn.lecture.compare", "compare"),
+    ("toynn.autodiff", "cost_sweep"): ("toynn.lecture.compare", "cost_sweep"),
+    ("toynn.autodiff", "step_size_study"): ("toynn.lecture.compare", "step_size_study"),
+}
+
+
+def moved_attribute(package: str, name: str):
+    """getattr(package, name) for a name that moved away from package; AttributeError for any other name."""
+    if (package, name) in ATTRIBUTES:
+        module, attribute = ATTRIBUTES[package, name]
+        return getattr(importlib.import_module(module), attribute)
+    if f"{package}.{name}" in MODULES:
+        return importlib.import_module(f"{package}.{name}")
+    raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+
+def new_name(fullname: str) -> str | None:
+    """The new path of an old module path (toynn.vision.topk -> toynn.lecture.vision.topk), or None."""
+    for old, new in MODULES.items():
+        if fullname == old or fullname.startswith(old + "."):
+            return new + fullname[len(old) :]
+    return None
+
+
+class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds an old module path and hands back the module at its new path (imported on first use)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if not fullname.startswith("toynn.") or new_name(fullname) is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        module = importlib.import_module(new_name(spec.name))
+        spec.loader_state = module.__spec__  # the import system sets module.__spec__ to the alias's spec next
+        return module
+
+    def exec_module(self, module):
+        module.__spec__ = module.__spec__.loader_state  # already executed under its new name: keep its own spec
+
+
+def install() -> None:
+    """Put the alias finder first on sys.meta_path (once). It answers old paths only, which have no files; first,
+    so that toynn.vision.topk is not found a second time, as a new module, inside toynn.vision's folder."""
+    if not any(isinstance(f, _Alias) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Alias())

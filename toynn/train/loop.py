@@ -1,0 +1,223 @@
+"""The lecture's recipe as a loop: data, decision function, loss, SGD; with progress, history and resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..creation import default_generator
+from ..io import checkpoint
+from ..tensor import no_grad
+from .distributed import Distributed
+
+
+@dataclass
+class History:
+    """Per-epoch metrics: epoch, train_loss, train_acc, val_loss, val_acc, seconds, samples_per_s, lr."""
+
+    epochs: list[dict] = field(default_factory=list)
+
+    def last(self, key: str):
+        return self.epochs[-1][key] if self.epochs else None
+
+    def column(self, key: str) -> list:
+        return [e.get(key) for e in self.epochs]
+
+
+def evaluate(model, loader, loss_fn=None) -> dict:
+    """Mean loss (when loss_fn is given) and accuracy of model over loader, in eval mode without a graph."""
+    was_training = model.training
+    model.eval()
+    total, correct, loss_sum = 0, 0, 0.0
+    with no_grad():
+        for x, y in loader:
+            out = model(x)
+            n = len(y)
+            if loss_fn is not None:
+                loss_sum += float(loss_fn(out, y).item()) * n
+            correct += int((out.data.argmax(axis=1) == y.data).sum())
+            total += n
+    model.train(was_training)
+    if total == 0:
+        raise ValueError("evaluate: the loader yielded no samples")
+    result = {"accuracy": correct / total, "samples": total}
+    if loss_fn is not None:
+        result["loss"] = loss_sum / total
+    return result
+
+
+def fit(
+    model,
+    loss_fn,
+    optimizer,
+    train_loader,
+    epochs: int,
+    val_loader=None,
+    scheduler=None,
+    run_dir=None,
+    resume: bool = False,
+    progress: bool = True,
+    extra_state: dict | None = None,
+    distributed: Distributed | None = None,
+) -> History:
+    """Train for `epochs`, evaluating on val_loader after each; checkpoint into run_dir after each epoch.
+
+    With resume=True and a checkpoint in run_dir, training continues after its last epoch with the
+    model, optimizer, scheduler, history and random-generator state restored, so that the final
+    weights equal those of an uninterrupted run with the same seed.
+
+    distributed (from toynn.distributed.init(), under mpirun): rank 0's weights are broadcast, gradients are
+    averaged over ranks every step, the epoch's metrics are summed over ranks, and only rank 0 prints and
+    writes run_dir. train_loader is then this rank's shard (a DistributedLoader).
+    """
+    dist = distributed if distributed is not None else Distributed()
+    run_dir = Path(run_dir) if run_dir is not None else None
+    history, start = History(), 0
+    if resume and run_dir is not None and (run_dir / "checkpoint.safetensors").exists():
+        start, history = _restore(run_dir / "checkpoint.safetensors", model, optimizer, scheduler)
+    dist.check_equal(start, "the epoch to resume from (is run_dir on a file system that every rank sees?)")
+    dist.broadcast_parameters(model)
+    progress = progress and dist.is_main
+    for epoch in range(start, epochs):
+        if hasattr(train_loader, "set_epoch"):  # a DistributedLoader: a new shard of a new permutation
+            train_loader.set_epoch(epoch)
+        record = _train_epoch(model, loss_fn, optimizer, train_loader, epoch, epochs, progress, dist)
+        if scheduler is not None:
+            scheduler.step()
+        if val_loader is not None:
+            val = evaluate(model, val_loader, loss_fn)
+            record.update(val_loss=val["loss"], val_acc=val["accuracy"])
+        history.epochs.append(record)
+        if progress:
+            print(_summary_line(record, epochs), flush=True)
+        if run_dir is not None and dist.is_main:
+            _save(run_dir, model, optimizer, scheduler, history, epoch + 1, extra_state)
+    return history
+
+
+def _train_epoch(model, loss_fn, optimizer, loader, epoch: int, epochs: int, progress: bool, dist) -> dict:
+    model.train()
+    bar = _progress(loader, f"epoch {epoch + 1}/{epochs}", progress)
+    seen, correct, loss_sum, start = 0, 0, 0.0, time.perf_counter()
+    params = list(model.parameters())  # walked once: all_reduce_gradients runs every step
+    for step, (x, y) in enumerate(bar):
+        optimizer.zero_grad()
+        out = model(x)
+        loss = loss_fn(out, y)
+        loss.backward()
+        dist.all_reduce_gradients(params)
+        optimizer.step()
+        value = float(loss.item())
+        if not math.isfinite(value):
+            raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch + 1}, step {step + 1}; lower --lr")
+        n = len(y)
+        seen, loss_sum = seen + n, loss_sum + value * n
+        correct += int((out.data.argmax(axis=1) == y.data).sum())
+        if progress and step % 10 == 0:
+            rate = seen / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}", rate=f"{rate:.0f}/s")
+    seconds = time.perf_counter() - start
+    totals = dist.reduce_metrics({"seen": seen, "correct": correct, "loss_sum": loss_sum})
+    seen, correct, loss_sum = totals["seen"], totals["correct"], totals["loss_sum"]
+    lr = optimizer.param_groups[0]["lr"]
+    return {
+        "epoch": epoch + 1,
+        "train_loss": loss_sum / max(seen, 1),
+        "train_acc": correct / max(seen, 1),
+        "seconds": seconds,
+        "samples_per_s": seen / max(seconds, 1e-9),
+        "lr": lr,
+    }
+
+
+def _progress(loader, desc: str, enabled: bool):
+    if not enabled:
+        return loader
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is optional: without it, training just prints one line per epoch
+        return _NoBar(loader)
+    return tqdm(loader, desc=desc, leave=False, unit="batch")
+
+
+class _NoBar:
+    def __init__(self, it):
+        self.it = it
+
+    def __iter__(self):
+        return iter(self.it)
+
+    def set_postfix(self, **kwargs):
+        pass
+
+
+def _summary_line(r: dict, epochs: int) -> str:
+    line = f"epoch {r['epoch']}/{epochs}: train loss {r['train_loss']:.4f} acc {r['train_acc']:.4f}"
+    if "val_acc" in r:
+        line += f" | val loss {r['val_loss']:.4f} acc {r['val_acc']:.4f}"
+    return line + f" | {r['samples_per_s']:.0f} samples/s"
+
+
+def _save(run_dir: Path, model, optimizer, scheduler, history: History, epoch: int, extra: dict | None) -> None:
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": default_generator().bit_generator.state,
+        "epoch": epoch,
+        "history": history.epochs,
+    }
+    checkpoint.save(state, run_dir / "checkpoint.safetensors", sidecar={"epoch": epoch, **(extra or {})})
+    _write_json(run_dir / "metrics.json", {"epochs": history.epochs})
+
+
+def _restore(path: Path, model, optimizer, scheduler) -> tuple[int, History]:
+    state = checkpoint.load(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    default_generator().bit_generator.state = state["rng"]
+    return int(state["epoch"]), History(list(state["history"]))
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
+    tmp.replace(path)
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def plot_history(history: History, path) -> Path:
+    """Loss and accuracy curves (train and validation) per epoch, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = history.column("epoch")
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, history.column("train_loss"), "o-", label="train")
+    ax_acc.plot(epochs, history.column("train_acc"), "o-", label="train")
+    if history.epochs and "val_loss" in history.epochs[-1]:
+        ax_loss.plot(epochs, history.column("val_loss"), "s-", label="validation")
+        ax_acc.plot(epochs, history.column("val_acc"), "s-", label="validation")
+    for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
