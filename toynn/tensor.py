@@ -733,7 +733,7 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, on_increment=N
 
     grads = {id(root): grad}
     owned = set()  # ids of arrays that already became some leaf's .grad in this walk
-    for t in reversed(_toposort(root)):
+    for t in reversed(toposort(root)):
         g = grads.pop(id(t), None)  # each gradient is used once, then dropped
         if g is None:  # nothing flowed here (an op returned None)
             continue
@@ -792,8 +792,9 @@ def _check_versions(fn: Function, out: Tensor) -> None:
         )
 
 
-def _toposort(root: Tensor) -> list[Tensor]:
-    """Tensors that need grad and are reachable from root, inputs before outputs. Iterative."""
+def toposort(root: Tensor, only_grad: bool = True) -> list[Tensor]:
+    """Tensors reachable from root, inputs before outputs, by an iterative depth-first walk: those that need grad
+    (the backward walk's), or with only_grad=False the constants too (a symbolic trace's, a graph drawing's)."""
     order, seen, stack = [], set(), [(root, False)]
     while stack:
         t, expanded = stack.pop()
@@ -804,7 +805,7 @@ def _toposort(root: Tensor) -> list[Tensor]:
             stack.append((t, True))
             if t._ctx is not None:
                 # NOTE: pushed in order, so the reversed order visits earlier inputs first (the lecture's)
-                stack.extend((p, False) for p in t._ctx.parents if p.requires_grad)
+                stack.extend((p, False) for p in t._ctx.parents if p.requires_grad or not only_grad)
     return order
 
 

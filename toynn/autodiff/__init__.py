@@ -5,7 +5,7 @@ all four side by side, are lecture material: toynn.lecture.symbolic and toynn.le
 
 from .dual import Dual, derivative
 from .forward import jvp
-from .functional import grad, jacfwd, jacrev, value_and_grad, vjp
+from .transforms import grad, jacfwd, jacrev, value_and_grad, vjp
 from .numerical import gradcheck, numerical_grad, numerical_jacobian
 from .reverse import trace_backward
 

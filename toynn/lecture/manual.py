@@ -51,11 +51,11 @@ class Linear(_Layer):
         self.weight_grads = self.bias_grads = None
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._forward(x, F.Linear, (x.data, self.weight.data, self.bias.data), (True, True, True))
+        return self._forward(x, F.Affine, (x.data, self.weight.data, self.bias.data), (True, True, True))
 
     def backward(self, x: Tensor, grad: Tensor) -> Tensor:
         """Given d loss / d y, set weight_grads and bias_grads and return d loss / d x."""
-        node = self._backward_node(x, F.Linear, (x.data, self.weight.data, self.bias.data), (True, True, True))
+        node = self._backward_node(x, F.Affine, (x.data, self.weight.data, self.bias.data), (True, True, True))
         gx, gw, gb = node.backward(grad.data)
         self.weight_grads, self.bias_grads = Tensor._wrap(gw), Tensor._wrap(gb)
         return Tensor._wrap(gx)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import ops
 from ..backend import to_device
-from ..tensor import Tensor, enable_grad
+from ..tensor import Tensor, enable_grad, toposort
 
 
 def _sympy():
@@ -120,7 +120,7 @@ def _rules() -> dict:
         ops.LogSumExp: lambda fn, out, a: _reduce(a, fn.axis, fn.keepdims, logsumexp),
         ops.LogSoftmax: lambda fn, out, a: a - _reduce(a, fn.axis, True, logsumexp),
         ops.MatMul: lambda fn, out, a, b: _obj(a @ b),
-        F.Linear: lambda fn, out, a, w, b=None: _obj(a @ w.T) + (0 if b is None else b),
+        F.Affine: lambda fn, out, a, w, b=None: _obj(a @ w.T) + (0 if b is None else b),
         ops.Reshape: lambda fn, out, a: a.reshape(fn.shape_out),
         ops.Permute: lambda fn, out, a: a.transpose(fn.dims),
         ops.Expand: lambda fn, out, a: np.broadcast_to(a, fn.shape_out),
@@ -167,7 +167,7 @@ def trace(f, *inputs, names=None) -> tuple[list[np.ndarray], np.ndarray]:
         raise TypeError(f"symbolic.trace: f must return a Tensor; got {type(out).__name__}")
     rules = _rules()
     exprs = {id(x): s for x, s in zip(leaves, symbols)}
-    for t in _toposort(out):
+    for t in toposort(out, only_grad=False):
         if id(t) in exprs:
             continue
         fn = t._ctx
@@ -182,21 +182,6 @@ def trace(f, *inputs, names=None) -> tuple[list[np.ndarray], np.ndarray]:
             )
         exprs[id(t)] = _obj(rule(fn, t, *[exprs[id(p)] for p in fn.parents]))
     return symbols, exprs[id(out)]
-
-
-def _toposort(root: Tensor) -> list[Tensor]:
-    """Every tensor reachable from root (constants included), inputs before outputs. Iterative."""
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-        elif id(t) not in seen:
-            seen.add(id(t))
-            stack.append((t, True))
-            if t._ctx is not None:
-                stack.extend((p, False) for p in t._ctx.parents)
-    return order
 
 
 def expression_size(exprs) -> int:
@@ -302,7 +287,7 @@ def _graph_nodes(f, x: float) -> int:
     """Function nodes in the graph toynn records for f at x."""
     with enable_grad():
         out = f(Tensor(np.float64(x), requires_grad=True))
-    return sum(t._ctx is not None for t in _toposort(out))
+    return sum(t._ctx is not None for t in toposort(out, only_grad=False))
 
 
 def swell_study(depths=range(1, 9), step: str = "x*sin(x)", x: float = 0.5) -> list[dict]:

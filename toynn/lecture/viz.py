@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backend import to_device
-from ..tensor import Tensor, _Freed
+from ..tensor import Tensor, _Freed, toposort
 
 
 def _label_names(names) -> dict[int, str]:
@@ -63,12 +63,7 @@ def graph(tensor: Tensor, names=None, show_grad: bool = True, increments=None, r
         '  edge [color="#555555"];',
     ]
     ids: dict[int, str] = {}
-    seen, stack = set(), [tensor]
-    while stack:  # iterative: graphs may be thousands of nodes deep
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
+    for t in reversed(toposort(tensor, only_grad=False)):  # outputs first
         node = ids.setdefault(id(t), f"t{len(ids)}")
         fn = t._ctx
         head = labels.get(id(t), "")
@@ -91,7 +86,6 @@ def graph(tensor: Tensor, names=None, show_grad: bool = True, increments=None, r
         lines.append(f"  {op} -> {node};")
         for p in fn.parents:
             lines.append(f"  {ids.setdefault(id(p), f't{len(ids)}')} -> {op};")
-            stack.append(p)
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -2,7 +2,7 @@
 
 from . import functional, init
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Step, Tanh
-from .conv import (
+from .conv_layers import (
     Conv1d,
     Conv2d,
     ConvTranspose1d,

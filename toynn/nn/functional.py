@@ -118,7 +118,7 @@ def _check_float(op: str, name: str, x: Tensor, like: Tensor | None = None, like
 # Linear
 
 
-class Linear(Function):
+class Affine(Function):
     """y = x @ w.T + b in one node. x (..., in), w (out, in), b (out,) -> (..., out)."""
 
     def forward(self, x, w, b=None):
@@ -162,13 +162,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     _check_float("linear", "weight", weight)
     _check_float("linear", "x", input, weight, "weight")
     if bias is None:
-        return Linear.apply(input, weight)
+        return Affine.apply(input, weight)
     if bias.shape != (weight.shape[0],):
         raise ShapeError(
             f"linear: bias must have shape ({weight.shape[0]},) for weight {weight.shape}; got {bias.shape}"
         )
     _check_float("linear", "bias", bias, weight, "weight")
-    return Linear.apply(input, weight, bias)
+    return Affine.apply(input, weight, bias)
 
 
 # ---------------------------------------------------------------------------------------------

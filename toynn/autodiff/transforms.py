@@ -10,7 +10,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..errors import ShapeError
-from ..tensor import Tensor, backward, enable_grad
+from ..tensor import Tensor, backward, enable_grad, toposort
 from .forward import jvp
 
 
@@ -46,25 +46,10 @@ def _prepare(args, argnums, op: str) -> tuple[list, list[Tensor], tuple[int, ...
     return args, wrt, nums
 
 
-def _leaves(root: Tensor) -> list[Tensor]:
-    """Leaves that require grad and are reachable from root (the ones backward writes .grad on)."""
-    found, seen, stack = [], set(), [root]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen or not t.requires_grad:
-            continue
-        seen.add(id(t))
-        if t._ctx is None:
-            found.append(t)
-        else:
-            stack.extend(t._ctx.parents)
-    return found
-
-
 def _pullback(out: Tensor, wrt: list[Tensor]):
     """cotangent -> (d<out, cotangent>/d wrt_i for each i); every other leaf's .grad is left untouched."""
     ids = {id(x) for x in wrt}
-    others = [t for t in _leaves(out) if id(t) not in ids] if out.requires_grad else []
+    others = [t for t in toposort(out) if t._ctx is None and id(t) not in ids] if out.requires_grad else []
     xp = array_module(out.data)
 
     def pull(cotangent, retain_graph: bool = True) -> tuple[Tensor, ...]:
