@@ -13,7 +13,6 @@ import numpy as np
 from ..creation import default_generator
 from ..io import checkpoint
 from ..tensor import no_grad
-from .distributed import Distributed
 
 
 @dataclass
@@ -63,7 +62,7 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     extra_state: dict | None = None,
-    distributed: Distributed | None = None,
+    distributed=None,
 ) -> History:
     """Train for `epochs`, evaluating on val_loader after each; checkpoint into run_dir after each epoch.
 
@@ -71,18 +70,20 @@ def fit(
     model, optimizer, scheduler, history and random-generator state restored, so that the final
     weights equal those of an uninterrupted run with the same seed.
 
-    distributed (from toynn.distributed.init(), under mpirun): rank 0's weights are broadcast, gradients are
+    distributed (from toynn.train.distributed.init(), under mpirun): rank 0's weights are broadcast, gradients are
     averaged over ranks every step, the epoch's metrics are summed over ranks, and only rank 0 prints and
     writes run_dir. train_loader is then this rank's shard (a DistributedLoader).
     """
-    dist = distributed if distributed is not None else Distributed()
+    dist = distributed  # None on one machine: then no MPI code is imported or called
+    main = dist is None or dist.is_main
     run_dir = Path(run_dir) if run_dir is not None else None
     history, start = History(), 0
     if resume and run_dir is not None and (run_dir / "checkpoint.safetensors").exists():
         start, history = _restore(run_dir / "checkpoint.safetensors", model, optimizer, scheduler)
-    dist.check_equal(start, "the epoch to resume from (is run_dir on a file system that every rank sees?)")
-    dist.broadcast_parameters(model)
-    progress = progress and dist.is_main
+    if dist is not None:
+        dist.check_equal(start, "the epoch to resume from (is run_dir on a file system that every rank sees?)")
+        dist.broadcast_parameters(model)
+    progress = progress and main
     for epoch in range(start, epochs):
         if hasattr(train_loader, "set_epoch"):  # a DistributedLoader: a new shard of a new permutation
             train_loader.set_epoch(epoch)
@@ -95,7 +96,7 @@ def fit(
         history.epochs.append(record)
         if progress:
             print(_summary_line(record, epochs), flush=True)
-        if run_dir is not None and dist.is_main:
+        if run_dir is not None and main:
             _save(run_dir, model, optimizer, scheduler, history, epoch + 1, extra_state)
     return history
 
@@ -110,7 +111,8 @@ def _train_epoch(model, loss_fn, optimizer, loader, epoch: int, epochs: int, pro
         out = model(x)
         loss = loss_fn(out, y)
         loss.backward()
-        dist.all_reduce_gradients(params)
+        if dist is not None:
+            dist.all_reduce_gradients(params)
         optimizer.step()
         value = float(loss.item())
         if not math.isfinite(value):
@@ -122,8 +124,9 @@ def _train_epoch(model, loss_fn, optimizer, loader, epoch: int, epochs: int, pro
             rate = seen / max(time.perf_counter() - start, 1e-9)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}", rate=f"{rate:.0f}/s")
     seconds = time.perf_counter() - start
-    totals = dist.reduce_metrics({"seen": seen, "correct": correct, "loss_sum": loss_sum})
-    seen, correct, loss_sum = totals["seen"], totals["correct"], totals["loss_sum"]
+    if dist is not None:
+        totals = dist.reduce_metrics({"seen": seen, "correct": correct, "loss_sum": loss_sum})
+        seen, correct, loss_sum = totals["seen"], totals["correct"], totals["loss_sum"]
     lr = optimizer.param_groups[0]["lr"]
     return {
         "epoch": epoch + 1,
