@@ -4,11 +4,9 @@ Only re-exports: the Tensor and its ops, constructors, grad mode and the subpack
 folder owns: docs/architecture.md.
 """
 
-import importlib as _importlib
-
 import numpy as _np
 
-from . import _moved, autodiff, data, nn, optim
+from . import _lazy, autodiff, data, nn, optim
 from .backend import get_default_dtype, set_default_dtype
 from .creation import (
     arange,
@@ -92,17 +90,8 @@ float, double, long = float32, float64, int64
 
 __version__ = "0.1.0"
 
-# Subpackages that load on first use (PEP 562, as torch.autograd.functional): `toynn.models.LeNet` works after a
-# bare `import toynn`, which itself loads no study, app, CLI, plotting or SymPy code.
-_LAZY = ("backend", "cli", "conv", "io", "lecture", "models", "runtime", "train")
-_moved.install()  # old module paths (toynn.manual, toynn.onnx, ...) still import, from their new homes
+_lazy.install()  # old module paths (toynn.manual, toynn.onnx, ...) still import, from their new homes
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        return _importlib.import_module(f"{__name__}.{name}")
-    return _moved.moved_attribute(__name__, name)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+def __getattr__(name):  # toynn.models, toynn.io, toynn.lecture ... load on first use (toynn/_lazy.py)
+    return _lazy.attribute(__name__, name)

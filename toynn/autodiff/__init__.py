@@ -5,9 +5,9 @@ all four side by side, are lecture material: toynn.lecture.symbolic and toynn.le
 
 from .dual import Dual, derivative
 from .forward import jvp
-from .transforms import grad, jacfwd, jacrev, value_and_grad, vjp
 from .numerical import gradcheck, numerical_grad, numerical_jacobian
 from .reverse import trace_backward
+from .transforms import grad, jacfwd, jacrev, value_and_grad, vjp
 
 __all__ = [
     "Dual",
@@ -26,6 +26,6 @@ __all__ = [
 
 
 def __getattr__(name):  # symbolic, derivations, compare() ... moved to toynn.lecture; their old names still work
-    from .._moved import moved_attribute
+    from .._lazy import attribute
 
-    return moved_attribute(__name__, name)
+    return attribute(__name__, name)

@@ -12,8 +12,8 @@ import numpy as np
 
 from .. import ops
 from ..autodiff import dual as dual_numbers
-from ..autodiff.transforms import _as_tensor, grad, jacfwd, jacrev
 from ..autodiff.numerical import numerical_jacobian
+from ..autodiff.transforms import _as_tensor, grad, jacfwd, jacrev
 from ..backend import to_device
 from ..tensor import Tensor, no_grad
 

@@ -4,3 +4,9 @@
 from .loop import History, evaluate, fit, plot_history
 
 __all__ = ["History", "evaluate", "fit", "plot_history"]
+
+
+def __getattr__(name):  # submodules load on first use (toynn/_lazy.py)
+    from .._lazy import attribute
+
+    return attribute(__name__, name)

@@ -1,6 +1,8 @@
-"""Names that moved when the library and its uses were split into layers (docs/architecture.md): the old module
-paths still import (`import toynn.manual`, `from toynn.onnx import export`), lazily, and give the same module
-object as the new path. This table is the only place that knows both spellings."""
+"""Lazy names. A package's submodules load on first use (PEP 562): `toynn.models.LeNet5` works after a bare
+`import toynn`, which loads no study, app or plotting code. And the names that moved when the library and its uses
+were split into layers (docs/architecture.md) still work: the old module paths import (`import toynn.manual`,
+`from toynn.onnx import export`) and give the same module object as the new path. The tables below are the only
+place that knows both spellings."""
 
 from __future__ import annotations
 
@@ -33,12 +35,15 @@ ATTRIBUTES = {
 }
 
 
-def moved_attribute(package: str, name: str):
-    """getattr(package, name) for a name that moved away from package; AttributeError for any other name."""
+def attribute(package: str, name: str):
+    """A package's module __getattr__: its submodule `name`, imported on first use, or a name that moved away
+    from it; AttributeError for any other name."""
     if (package, name) in ATTRIBUTES:
         module, attribute = ATTRIBUTES[package, name]
         return getattr(importlib.import_module(module), attribute)
-    if f"{package}.{name}" in MODULES:
+    if not name.startswith("__") and (
+        f"{package}.{name}" in MODULES or importlib.util.find_spec(f"{package}.{name}") is not None
+    ):
         return importlib.import_module(f"{package}.{name}")
     raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
