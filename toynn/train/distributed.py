@@ -326,7 +326,7 @@ class Distributed:
         """(parameter indices, flat buffer) per bucket, made once for a given parameter list.
 
         NOTE: the buffers persist across steps: a fresh multi-MB array each step costs page faults, which made
-        an Allreduce of the CIFAR net's 4.5 MB gradients several times slower (3.7 vs 0.6 ms on 2 ranks here).
+        an Allreduce of the CIFAR net's gradients several times slower (docs/benchmarks.md, tuning constants).
         """
         key = tuple((id(p), p.data.shape, p.data.dtype.str, device_of(p.data)) for p in params)
         if key != self._plan_key:
