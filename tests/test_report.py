@@ -18,9 +18,9 @@ import pytest
 
 import toynn
 from toynn import cli, nn, optim
-from toynn.io.runs import load_run
 from toynn.data import DataLoader, TensorDataset
 from toynn.data.registry import get_dataset
+from toynn.io.runs import load_run
 from toynn.models import build_model
 from toynn.train import evaluate, fit, plot_history
 

@@ -26,5 +26,3 @@ def run(args) -> int:
     result = evaluate(model, test_loader)
     print(f"{args.run}: test accuracy {result['accuracy']:.4f} on {result['samples']} images of {config['data']}")
     return 0
-
-

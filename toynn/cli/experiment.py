@@ -1,4 +1,4 @@
-"""`toynn experiment NAME`: run one of toynn.experiments, print its table and say where the report went."""
+"""`toynn experiment NAME`: run one of toynn.lecture.experiments, print its table and say where the report went."""
 
 from __future__ import annotations
 

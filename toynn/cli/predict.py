@@ -51,5 +51,3 @@ def _load_image(path, input_shape):
     if inverted:
         x = 1.0 - x
     return x[None], inverted
-
-

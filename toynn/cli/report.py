@@ -1,4 +1,4 @@
-"""`toynn report RUN [--out FILE]`: the self-contained HTML page of a training run (toynn.report)."""
+"""`toynn report RUN [--out FILE]`: the self-contained HTML page of a training run (toynn.lecture.report)."""
 
 from __future__ import annotations
 

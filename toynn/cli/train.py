@@ -146,5 +146,3 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
     return value
-
-

@@ -27,7 +27,7 @@ def _import_onnx():
         import onnx
     except ImportError:
         raise ImportError(
-            "toynn.onnx.export needs the onnx package: pip install onnx (or pip install 'toynn[onnx]', "
+            "toynn.io.onnx.export needs the onnx package: pip install onnx (or pip install 'toynn[onnx]', "
             "which adds onnxruntime to run the file)"
         ) from None
     return onnx
@@ -111,7 +111,7 @@ class _Call:
 def _spatial(op: str, c: _Call, nd: int) -> None:
     if len(c.in_shape) != nd + 2:
         raise NotImplementedError(
-            f"toynn.onnx.export: {op} at {c.path!r} got input {c.in_shape}; export needs batched input "
+            f"toynn.io.onnx.export: {op} at {c.path!r} got input {c.in_shape}; export needs batched input "
             f"(N, C, {'L' if nd == 1 else 'H, W'})"
         )
 
@@ -236,7 +236,7 @@ def _avg_pool(g: _Graph, m, c: _Call, nd: int):
         return [_drop_last_window(g, c, y, m.ceil_mode, k, s, p, (1,) * nd)]
     if m.ceil_mode:
         raise NotImplementedError(
-            f"toynn.onnx.export: AvgPool2d at {c.path!r} with divisor_override and ceil_mode has no ONNX equivalent"
+            f"toynn.io.onnx.export: AvgPool2d at {c.path!r} with divisor_override and ceil_mode has no ONNX equivalent"
         )
     # every window then holds kernel cells (padding counted): sum / divisor = mean * (KH KW / divisor)
     y = g.node("AveragePool", [c.x], f"{c.path}/mean", count_include_pad=1, **attrs)
@@ -280,7 +280,7 @@ def _adaptive_max(g: _Graph, m, c: _Call, nd: int):
         k = [n // o for n, o in zip(size, out)]
         return [g.node("MaxPool", [c.x], c.path, kernel_shape=k, strides=k)]
     why = "return_indices=True" if m.return_indices else f"input {size} not a multiple of output {out}"
-    raise NotImplementedError(f"toynn.onnx.export: {what} at {c.path!r} ({why}) has no ONNX equivalent")
+    raise NotImplementedError(f"toynn.io.onnx.export: {what} at {c.path!r} ({why}) has no ONNX equivalent")
 
 
 def _max_unpool(g: _Graph, m, c: _Call, nd: int):
@@ -290,7 +290,7 @@ def _max_unpool(g: _Graph, m, c: _Call, nd: int):
     plane = g.planes.get(idx)
     if plane is None:
         raise NotImplementedError(
-            f"toynn.onnx.export: {what} at {c.path!r} needs its indices straight from a MaxPool in the same model; "
+            f"toynn.io.onnx.export: {what} at {c.path!r} needs its indices straight from a MaxPool in the same model; "
             "ONNX indexes the whole tensor, PyTorch each H*W plane"
         )
     k, s, p, _ = _window(m, nd)
@@ -384,7 +384,7 @@ def _resample_by_matrices(g: _Graph, m, c: _Call, scale_factors) -> str:
 def _batch_norm(g: _Graph, m, c: _Call):
     if m.running_mean is None:
         raise NotImplementedError(
-            f"toynn.onnx.export: {type(m).__name__} at {c.path!r} has track_running_stats=False, so it normalises "
+            f"toynn.io.onnx.export: {type(m).__name__} at {c.path!r} has track_running_stats=False, so it normalises "
             "by batch statistics even in eval mode; ONNX's BatchNormalization uses stored statistics"
         )
     dtype = m.running_mean.dtype
@@ -422,7 +422,7 @@ def _flatten(g: _Graph, m, c: _Call):
     start, end = m.start_dim % rank, m.end_dim % rank
     if c.dynamic_batch and start == 0 and end > 0:
         raise NotImplementedError(
-            f"toynn.onnx.export: Flatten at {c.path!r} merges the batch dim; pass dynamic_batch=False"
+            f"toynn.io.onnx.export: Flatten at {c.path!r} merges the batch dim; pass dynamic_batch=False"
         )
     if start == 1 and end == rank - 1:
         return [g.node("Flatten", [c.x], c.path, axis=1)]
@@ -433,7 +433,7 @@ def _flatten(g: _Graph, m, c: _Call):
 def _unflatten(g: _Graph, m, c: _Call):
     d = m.dim % len(c.in_shape)
     if c.dynamic_batch and d == 0:
-        raise NotImplementedError(f"toynn.onnx.export: Unflatten at {c.path!r} splits the batch dim")
+        raise NotImplementedError(f"toynn.io.onnx.export: Unflatten at {c.path!r} splits the batch dim")
     shape = [0] * d + list(c.out_shape[d:])
     return [g.node("Reshape", [c.x, g.ints(shape, f"{c.path}.shape")], c.path)]
 
@@ -525,7 +525,7 @@ class _Trace:
         if id(t) not in self.names:
             where = self.where(self.stack[-1]) if self.stack else "the caller"
             raise NotImplementedError(
-                f"toynn.onnx.export: the input of layer {self.where(m)} was computed in the forward of {where} by "
+                f"toynn.io.onnx.export: the input of layer {self.where(m)} was computed in the forward of {where} by "
                 f"something other than a layer (arithmetic or a function call). {_ONLY_LAYERS}"
             )
         return self.names[id(t)]
@@ -536,7 +536,9 @@ class _Trace:
         convert = _CONVERTERS.get(type(m))
         if convert is None:
             if next(m.children(), None) is None and not isinstance(m, nn.ModuleList):
-                raise NotImplementedError(f"toynn.onnx.export: {self.where(m)} has no ONNX conversion. {_ONLY_LAYERS}")
+                raise NotImplementedError(
+                    f"toynn.io.onnx.export: {self.where(m)} has no ONNX conversion. {_ONLY_LAYERS}"
+                )
             self.stack.append(m)
             try:
                 out = forward(*args, **kwargs)
@@ -545,7 +547,7 @@ class _Trace:
             for t in _tensors(out):
                 if id(t) not in self.names:
                     raise NotImplementedError(
-                        f"toynn.onnx.export: the forward of {self.where(m)} computes its output {tuple(t.shape)} by "
+                        f"toynn.io.onnx.export: the forward of {self.where(m)} computes its output {tuple(t.shape)} by "
                         f"something other than a layer (arithmetic or a function call). {_ONLY_LAYERS}"
                     )
             return out
@@ -590,10 +592,10 @@ def export(
     from onnx import helper
 
     if not isinstance(model, nn.Module):
-        raise TypeError(f"toynn.onnx.export: model must be a toynn.nn.Module; got {type(model).__name__}")
+        raise TypeError(f"toynn.io.onnx.export: model must be a toynn.nn.Module; got {type(model).__name__}")
     if not OPSET_MIN <= opset_version <= onnx.defs.onnx_opset_version():
         raise ValueError(
-            f"toynn.onnx.export: opset_version must be in {OPSET_MIN}..{onnx.defs.onnx_opset_version()} "
+            f"toynn.io.onnx.export: opset_version must be in {OPSET_MIN}..{onnx.defs.onnx_opset_version()} "
             f"(the installed onnx's newest); got {opset_version}"
         )
     inputs = example_input if isinstance(example_input, (tuple, list)) else (example_input,)
@@ -619,13 +621,13 @@ def export(
             m.training = training
     outputs = _tensors(out)
     if not outputs:
-        raise TypeError(f"toynn.onnx.export: the model returned {type(out).__name__}, not Tensors")
+        raise TypeError(f"toynn.io.onnx.export: the model returned {type(out).__name__}, not Tensors")
     output_names = _names(output_names, "output", len(outputs))
     batch = inputs[0].shape[0] if inputs[0].ndim else None
     for t in outputs:
         if dynamic_batch and (t.ndim == 0 or t.shape[0] != batch):
             raise ValueError(
-                f"toynn.onnx.export: dynamic_batch=True needs outputs whose dim 0 is the batch ({batch}); "
+                f"toynn.io.onnx.export: dynamic_batch=True needs outputs whose dim 0 is the batch ({batch}); "
                 f"got an output of shape {tuple(t.shape)}; pass dynamic_batch=False"
             )
 
@@ -685,7 +687,7 @@ def _names(names, default: str, n: int) -> list[str]:
         return [default] if n == 1 else [f"{default}_{i}" for i in range(n)]
     names = [names] if isinstance(names, str) else list(names)
     if len(names) != n or len(set(names)) != n:
-        raise ValueError(f"toynn.onnx.export: {default}_names must be {n} distinct names; got {names}")
+        raise ValueError(f"toynn.io.onnx.export: {default}_names must be {n} distinct names; got {names}")
     return names
 
 

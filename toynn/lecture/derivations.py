@@ -1,6 +1,6 @@
 """The lecture's hand derivations, written out: J = cos(sin(x^2) + 3x^2), logistic regression, one hidden layer.
 
-Each *_graph function builds the lecture's forward pass in toynn and names its nodes (for toynn.viz.graph);
+Each *_graph function builds the lecture's forward pass in toynn and names its nodes (for toynn.lecture.viz.graph);
 each hand-derived function computes the lecture's Forward and Backward formulas in NumPy, line by line.
 J is the lecture's log-likelihood y* log y + (1 - y*) log(1 - y): maximised, so its sign is kept.
 """

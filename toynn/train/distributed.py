@@ -24,7 +24,7 @@ from ..tensor import Tensor
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_BUCKET_MB = 4.0
 MPI_MISSING = (
-    "toynn.distributed needs mpi4py and an MPI library: "
+    "toynn.train.distributed needs mpi4py and an MPI library: "
     "apt-get install openmpi-bin libopenmpi-dev && pip install mpi4py (or pip install 'toynn[mpi]')"
 )
 
@@ -230,7 +230,7 @@ class Distributed:
 
     def abort(self, message: str, code: int = 1) -> None:
         """Print message naming this rank, then end every rank of the job (MPI_Abort) with exit code `code`."""
-        text = f"toynn.distributed: rank {self.rank} of {self.world_size}: {message}; aborting the job\n"
+        text = f"toynn.train.distributed: rank {self.rank} of {self.world_size}: {message}; aborting the job\n"
         os.write(2, text.encode())  # NOTE: a raw write: the watchdog may call this while another thread prints
         self.comm.abort(code)
         os._exit(code)
@@ -410,7 +410,9 @@ class DistributedSampler:
     ):
         if num_replicas is None or rank is None:
             if _current is None:
-                raise RuntimeError("DistributedSampler: pass num_replicas and rank, or call toynn.distributed.init()")
+                raise RuntimeError(
+                    "DistributedSampler: pass num_replicas and rank, or call toynn.train.distributed.init()"
+                )
             num_replicas = _current.world_size if num_replicas is None else num_replicas
             rank = _current.rank if rank is None else rank
         if not 0 <= rank < num_replicas:
@@ -535,7 +537,7 @@ def abort_job(message: str, code: int = 1) -> None:
 
 def _require(name: str) -> Distributed:
     if _current is None:
-        raise RuntimeError(f"toynn.distributed.{name}: call toynn.distributed.init() first")
+        raise RuntimeError(f"toynn.train.distributed.{name}: call toynn.train.distributed.init() first")
     return _current
 
 

@@ -123,7 +123,7 @@ def receptive_fields(model: Module, layer=None) -> list[ReceptiveField]:
 
 
 def receptive_field(model: Module, layer) -> ReceptiveField:
-    """The receptive field of `layer` (a name, a leaf index or the module; see toynn.vision.find_layer) of a
+    """The receptive field of `layer` (a name, a leaf index or the module; see toynn.lecture.vision.find_layer) of a
     chain model, from the kernel, stride, padding and dilation of each conv and pool layer up to it."""
     name, _ = find_layer(model, layer)
     rf = receptive_fields(model, layer)[-1]
