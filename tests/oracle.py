@@ -1,7 +1,9 @@
 """Naive references for the spatial ops: explicit loops over every output cell and tap, float64 NumPy.
 
-Slow and obviously right, for tiny shapes only. They share no code with toynn.conv: each one is the
+Slow and obviously right, for tiny shapes only. They share no code with toynn.conv's fast path: each one is the
 definition of its op written out (PyTorch's conventions for windows, padding, indices and pixel centres).
+Convolution, pooling and unpooling are the library's own loops, toynn.conv.reference (checked against PyTorch
+in tests/test_reference.py), re-exported here; adaptive pooling, interpolation and padding modes live below.
 """
 
 from __future__ import annotations
@@ -10,144 +12,21 @@ import math
 
 import numpy as np
 
+from toynn.conv.reference import (  # noqa: F401  the tests' references for convolution and pooling
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    max_pool1d,
+    max_pool2d,
+    max_unpool2d,
+)
+
 
 def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    """y[n, o, i, j] = b[o] + sum_{c, p, q} x[n, g*Cg + c, i*s + p*d - pad, j*s + q*d - pad] w[o, c, p, q]."""
-    N, C, H, W = x.shape
-    O, Cg, KH, KW = w.shape
-    (sh, sw), (dh, dw) = _pair(stride), _pair(dilation)
-    if padding == "same":
-        pads = [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in ((KH, dh), (KW, dw))]
-    elif padding == "valid":
-        pads = [(0, 0), (0, 0)]
-    else:
-        pads = [(p, p) for p in _pair(padding)]
-    (pt, pb), (pl, pr) = pads
-    Ho = (H + pt + pb - dh * (KH - 1) - 1) // sh + 1
-    Wo = (W + pl + pr - dw * (KW - 1) - 1) // sw + 1
-    Og = O // groups
-    y = np.zeros((N, O, Ho, Wo))
-    for n in range(N):
-        for o in range(O):
-            g = o // Og
-            for i in range(Ho):
-                for j in range(Wo):
-                    acc = 0.0 if b is None else b[o]
-                    for c in range(Cg):
-                        for p in range(KH):
-                            for q in range(KW):
-                                r, s = i * sh + p * dh - pt, j * sw + q * dw - pl
-                                if 0 <= r < H and 0 <= s < W:
-                                    acc += x[n, g * Cg + c, r, s] * w[o, c, p, q]
-                    y[n, o, i, j] = acc
-    return y
-
-
-def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """Each input cell scatters x * kernel: y[n, o, i*s + p*d - pad, j*s + q*d - pad] += x[n, c, i, j] w[c, o, p, q]."""
-    N, Cin, H, W = x.shape
-    _, Og, KH, KW = w.shape
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
-    ah, aw = _pair(output_padding)
-    Ho = (H - 1) * sh - 2 * ph + dh * (KH - 1) + ah + 1
-    Wo = (W - 1) * sw - 2 * pw + dw * (KW - 1) + aw + 1
-    Cg = Cin // groups
-    y = np.zeros((N, Og * groups, Ho, Wo))
-    for n in range(N):
-        for c in range(Cin):
-            g = c // Cg
-            for i in range(H):
-                for j in range(W):
-                    for o in range(Og):
-                        for p in range(KH):
-                            for q in range(KW):
-                                r, s = i * sh + p * dh - ph, j * sw + q * dw - pw
-                                if 0 <= r < Ho and 0 <= s < Wo:
-                                    y[n, g * Og + o, r, s] += x[n, c, i, j] * w[c, o, p, q]
-    if b is not None:
-        y += np.asarray(b)[None, :, None, None]
-    return y
-
-
-def conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    """conv2d over a height of 1."""
-    pad = padding if isinstance(padding, str) else (0, padding)
-    return conv2d(x[:, :, None], w[:, :, None], b, (1, stride), pad, (1, dilation), groups)[:, :, 0]
-
-
-def conv_transpose1d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """conv_transpose2d over a height of 1."""
-    return conv_transpose2d(
-        x[:, :, None], w[:, :, None], b, (1, stride), (0, padding), (0, output_padding), groups, (1, dilation)
-    )[:, :, 0]
-
-
-def _pool_out(n, k, s, p, d, ceil_mode):
-    o = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
-    if ceil_mode and (o - 1) * s >= n + p:
-        o -= 1
-    return o
-
-
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """Max over the in-bounds cells of each window, scanned row by row; the first maximum wins."""
-    N, C, H, W = x.shape
-    KH, KW = _pair(kernel_size)
-    sh, sw = _pair(stride if stride is not None else kernel_size)
-    (ph, pw), (dh, dw) = _pair(padding), _pair(dilation)
-    Ho, Wo = _pool_out(H, KH, sh, ph, dh, ceil_mode), _pool_out(W, KW, sw, pw, dw, ceil_mode)
-    y = np.zeros((N, C, Ho, Wo))
-    idx = np.zeros((N, C, Ho, Wo), dtype=np.int64)
-    for n in range(N):
-        for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
-                    best, arg = -math.inf, -1
-                    for p in range(KH):
-                        for q in range(KW):
-                            r, s = i * sh - ph + p * dh, j * sw - pw + q * dw
-                            if 0 <= r < H and 0 <= s < W and x[n, c, r, s] > best:
-                                best, arg = x[n, c, r, s], r * W + s
-                    y[n, c, i, j], idx[n, c, i, j] = best, arg
-    return (y, idx) if return_indices else y
-
-
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
-    """Window sum / divisor; the window may stick out into the padding and (ceil_mode) past it."""
-    N, C, H, W = x.shape
-    KH, KW = _pair(kernel_size)
-    sh, sw = _pair(stride if stride is not None else kernel_size)
-    ph, pw = _pair(padding)
-    Ho, Wo = _pool_out(H, KH, sh, ph, 1, ceil_mode), _pool_out(W, KW, sw, pw, 1, ceil_mode)
-    y = np.zeros((N, C, Ho, Wo))
-    for i in range(Ho):
-        for j in range(Wo):
-            r0, s0 = i * sh - ph, j * sw - pw
-            r1, s1 = min(r0 + KH, H + ph), min(s0 + KW, W + pw)
-            size_with_pad = (r1 - r0) * (s1 - s0)
-            r0, s0, r1, s1 = max(r0, 0), max(s0, 0), min(r1, H), min(s1, W)
-            total = x[:, :, r0:r1, s0:s1].sum(axis=(2, 3))
-            if divisor_override is not None:
-                div = divisor_override
-            else:
-                div = size_with_pad if count_include_pad else (r1 - r0) * (s1 - s0)
-            y[:, :, i, j] = total / div
-    return y
-
-
-def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    s = stride if stride is not None else kernel_size
-    y, idx = max_pool2d(x[:, :, None], (1, kernel_size), (1, s), (0, padding), (1, dilation), ceil_mode, True)
-    return (y[:, :, 0], idx[:, :, 0]) if return_indices else y[:, :, 0]
-
-
-def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    s = stride if stride is not None else kernel_size
-    return avg_pool2d(x[:, :, None], (1, kernel_size), (1, s), (0, padding), ceil_mode, count_include_pad)[:, :, 0]
 
 
 def _adaptive_windows(n, out):
@@ -180,25 +59,6 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
                                 best, arg = x[n, c, r, s], r * W + s
                     y[n, c, i, j], idx[n, c, i, j] = best, arg
     return (y, idx) if return_indices else y
-
-
-def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
-    """Zeros, with each value written at its flat index into its (H, W) plane."""
-    N, C, H, W = x.shape
-    KH, KW = _pair(kernel_size)
-    sh, sw = _pair(stride if stride is not None else kernel_size)
-    ph, pw = _pair(padding)
-    if output_size is None:
-        Ho, Wo = (H - 1) * sh - 2 * ph + KH, (W - 1) * sw - 2 * pw + KW
-    else:
-        Ho, Wo = output_size[-2:]
-    y = np.zeros((N, C, Ho * Wo))
-    for n in range(N):
-        for c in range(C):
-            for i in range(H):
-                for j in range(W):
-                    y[n, c, indices[n, c, i, j]] = x[n, c, i, j]
-    return y.reshape(N, C, Ho, Wo)
 
 
 # ---------------------------------------------------------------------------------------------
