@@ -10,7 +10,9 @@ import pytest
 import toynn
 import toynn.conv.convolution as cv
 
-from . import oracle
+from . import oracle, test_runtime
+
+threads = test_runtime.threads  # the fixture that sets toynn's thread count for one test
 
 GEOMETRIES = [  # (x shape, w shape, padding ((top, bottom), (left, right)), dilation, groups)
     ((2, 3, 8, 8), (4, 3, 3, 3), ((1, 1), (1, 1)), (1, 1), 1),  # the CIFAR net's convs, small
@@ -72,17 +74,6 @@ def test_scratch_buffers_left_by_other_calls_do_not_leak(rng):
         np.testing.assert_allclose(y.data, oracle.conv2d(x, w, padding=padding), rtol=1e-12, atol=1e-12)
 
 
-@pytest.fixture
-def threads():
-    """Set toynn's thread count for one test (the batch splits across threads only where threadpoolctl exists)."""
-    from toynn import backend
-
-    pytest.importorskip("threadpoolctl")
-    before = backend.get_num_threads()
-    yield backend.set_num_threads
-    backend.set_num_threads(before)
-
-
 def test_batch_split_across_threads_matches_one_thread(threads, rng, monkeypatch):
     """conv, its adjoints (shared columns, col2im, weight), max and average pooling: 3 threads == 1 thread."""
     import toynn.conv.pool as pool
@@ -109,11 +100,11 @@ def test_batch_split_across_threads_matches_one_thread(threads, rng, monkeypatch
 
 def test_small_convs_run_whole_big_ones_split(threads, rng, monkeypatch):
     """Under SPLIT_MACS multiply-adds a conv runs in one part on the calling thread; at or over it, in parts."""
-    from toynn import backend
+    from toynn import runtime
 
     threads(2)
     calls = []
-    real = backend.parallel
+    real = runtime.parallel
     monkeypatch.setattr(cv, "parallel", lambda fn, n, xp, step: calls.append(-(-n // step)) or real(fn, n, xp, step))
     x, w = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3))
     geom = ((1, 1), ((1, 1), (1, 1)), (1, 1), 1)
@@ -122,64 +113,6 @@ def test_small_convs_run_whole_big_ones_split(threads, rng, monkeypatch):
     split = cv.conv(x, w, *geom)
     assert calls == [1, 2]
     np.testing.assert_allclose(split, whole, rtol=1e-12, atol=1e-12)
-
-
-def test_an_error_in_a_thread_reaches_the_caller(threads):
-    from toynn import backend
-
-    threads(2)
-
-    def fail(a, b):
-        if a:
-            raise ValueError("part 2 failed")
-
-    with pytest.raises(ValueError, match="part 2 failed"):
-        backend.parallel(fail, 8)
-    assert backend.parallel(lambda a, b: (a, b), 8) == [(0, 4), (4, 8)]
-
-
-def test_products_split_or_whole_give_the_same_result(threads, rng, monkeypatch):
-    """backend.matmul: whole on BLAS's threads when no op split recently, split across toynn's threads otherwise,
-    and split in parts when big; every way gives a @ b."""
-    from toynn import backend
-
-    threads(2)
-    a, b = rng.standard_normal((70, 33)), rng.standard_normal((33, 50))
-    monkeypatch.setattr(backend._Threads, "last_split", float("-inf"))  # quiet: one BLAS call
-    np.testing.assert_allclose(backend.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
-    backend.parallel(lambda s, e: None, 4)  # a split just now: the product stays off BLAS's threads
-    assert backend._Threads.last_split > float("-inf")
-    np.testing.assert_allclose(backend.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
-    monkeypatch.setattr(backend, "PARALLEL_MACS", 64)  # big enough to split in parts, rows and then columns
-    np.testing.assert_allclose(backend.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(backend.matmul(a[:10], b), a[:10] @ b, rtol=1e-12, atol=1e-12)
-
-
-def test_elementwise_split_across_threads_covers_every_row(threads, rng, monkeypatch):
-    """backend.elementwise: the ReLU of a big activation split across threads == in one call; 0-d arrays too."""
-    from toynn import backend
-
-    x = rng.standard_normal((7, 3, 4, 5)).transpose(1, 0, 2, 3)  # a strided view, as after a conv
-
-    def relu_and_grad():
-        t = toynn.tensor(x, requires_grad=True)
-        y = toynn.relu(t)
-        y.backward(np.cos(np.arange(y.numel())).reshape(y.shape))
-        return y.data, t.grad.data
-
-    threads(1)
-    y_one, g_one = relu_and_grad()
-    threads(3)
-    monkeypatch.setattr(backend, "ELEMENTWISE_SPLIT", 8)
-    parts = []
-    real = backend.parallel
-    monkeypatch.setattr(backend, "parallel", lambda fn, n, xp: parts.append(n) or real(fn, n, xp))
-    y, g = relu_and_grad()
-    assert parts == [3, 3]  # forward and backward, each split over the first axis
-    np.testing.assert_array_equal(y, np.maximum(x, 0))
-    np.testing.assert_array_equal(y, y_one)
-    np.testing.assert_array_equal(g, g_one)
-    np.testing.assert_array_equal(toynn.relu(toynn.tensor(np.float64(-2.0))).data, 0.0)
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from .backend import array_module, elementwise, get_default_dtype, scatter_add
+from .backend import array_module, get_default_dtype, scatter_add
 from .backend import to_device as _move
 from .errors import ShapeError
+from .runtime import elementwise
 from .tensor import Function, Tensor
 
 # ---------------------------------------------------------------------------------------------

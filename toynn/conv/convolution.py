@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..backend import array_module, get_num_threads, parallel, scratch
+from ..backend import array_module
 from ..errors import ShapeError
+from ..runtime import get_num_threads, parallel, scratch
 from ..tensor import Function, Tensor
 from .arithmetic import (
     channels,

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..backend import array_module, get_num_threads, parallel
+from ..backend import array_module
 from ..errors import ShapeError
+from ..runtime import get_num_threads, parallel
 from ..tensor import Function, Tensor
 from .arithmetic import check_nonnegative, check_positive, check_tensor, dims, ntuple, pool_out
 from .convolution import _as_2d, _batch, _from_2d, _tap

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..backend import array_module, matmul, to_device
+from ..backend import array_module, to_device
 from ..conv import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -35,6 +35,7 @@ from ..conv import pad_nd as pad  # F.pad takes PyTorch's modes: constant, refle
 from ..creation import default_generator
 from ..errors import ShapeError
 from ..ops import flatten, sigmoid, tanh
+from ..runtime import gemm
 from ..tensor import Function, Tensor, no_grad
 
 __all__ = [
@@ -124,7 +125,7 @@ class Affine(Function):
     def forward(self, x, w, b=None):
         self.x, self.w = x, w
         x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])  # (N, in), N = product of batch dims
-        y = matmul(x2, w.T)  # (N, out); BLAS reads w.T as a transposed view, no copy; rows split across threads
+        y = gemm(x2, w.T)  # (N, out); BLAS reads w.T as a transposed view, no copy; rows split across threads
         if b is not None:
             y += b
         return y if x.ndim == 2 else y.reshape(*x.shape[:-1], w.shape[0])
@@ -132,14 +133,14 @@ class Affine(Function):
     def backward(self, g):
         need = self.needs_input_grad
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])  # (N, out)
-        gx = matmul(g2, self.w).reshape(self.x.shape) if need[0] else None
+        gx = gemm(g2, self.w).reshape(self.x.shape) if need[0] else None
         x2 = self.x.reshape(-1, self.x.shape[-1])  # (N, in)
         if not need[1]:
             gw = None
-        elif x2.shape[0] == 1:  # one sample: the broadcast outer product ran 3x faster than BLAS's K=1 GEMM
+        elif x2.shape[0] == 1:  # one sample: a broadcast outer product beats BLAS's K=1 GEMM
             gw = g2.T * x2  # (out, 1) * (1, in)
         else:
-            gw = matmul(g2.T, x2)  # (out, in)
+            gw = gemm(g2.T, x2)  # (out, in)
         gb = g2.sum(axis=0) if len(need) > 2 and need[2] else None
         return gx, gw, gb
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..backend import array_module, scratch
+from ..backend import array_module
+from ..runtime import scratch
 from ..tensor import Tensor
 from .optimizer import Optimizer, _direction
 
