@@ -922,19 +922,25 @@ class Pad(Function):
         return array_module(dx).pad(dx, self.widths)
 
 
+def pad_widths(op: str, x: Tensor, pad) -> tuple[tuple[int, int], ...]:
+    """PyTorch's pad (left, right, top, bottom, ...: pairs from the last dim back) as (lo, hi) per axis of x,
+    checked for ops.pad and conv.pad_nd alike."""
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ShapeError(f"{op}: pad must have an even length of at most 2*{x.ndim}; got {pad} for shape {x.shape}")
+    if builtins.min(pad, default=0) < 0:
+        raise ValueError(f"{op}: negative padding is not supported; got {pad}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return tuple(widths)
+
+
 def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     """PyTorch's F.pad: pad = (left, right) for the last dim, then (top, bottom) for the one before..."""
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} is not implemented yet; only 'constant'")
-    pad = tuple(int(p) for p in pad)
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ShapeError(f"pad: pad must have an even length of at most 2*{x.ndim}; got {pad} for shape {x.shape}")
-    if builtins.min(pad, default=0) < 0:
-        raise ValueError(f"pad: negative padding is not supported; got {pad}")
-    widths = [(0, 0)] * x.ndim
-    for i in range(len(pad) // 2):
-        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return Pad.apply(x, widths=tuple(widths), value=value)
+    return Pad.apply(x, widths=pad_widths("pad", x, pad), value=value)
 
 
 class Cat(Function):

@@ -5,7 +5,6 @@ from .arithmetic import output_size
 from .convolution import (
     Conv2d,
     ConvTranspose2d,
-    PadNd,
     conv,
     conv1d,
     conv2d,
@@ -13,9 +12,9 @@ from .convolution import (
     conv_transpose1d,
     conv_transpose2d,
     conv_weight_adjoint,
-    pad_nd,
 )
 from .matrix import Separable, conv_matrix, separate
+from .pad import PadNd, pad_nd
 from .pool import (
     AdaptiveMaxPool2d,
     AvgPool2d,
