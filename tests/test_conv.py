@@ -334,9 +334,9 @@ def _rel_err(a, b):
 @pytest.fixture(params=["wide", "narrow"])
 def rows(request, monkeypatch):
     """Every stride-1 conv built with wide rows (when they would at most double), or every conv with narrow rows."""
-    import toynn.conv.convolution as cv
+    import toynn.conv.gemm as gemm
 
-    monkeypatch.setattr(cv, "WIDE_MIN_ROWS", 0 if request.param == "wide" else 1 << 30)
+    monkeypatch.setattr(gemm, "WIDE_MIN_ROWS", 0 if request.param == "wide" else 1 << 30)
     return request.param
 
 
@@ -427,9 +427,9 @@ def test_conv_transpose_is_the_adjoint_of_conv(rng):
 @pytest.mark.parametrize("chunk", [1, 3000, 1 << 30])
 def test_chunked_columns_give_the_same_result(chunk, rng, torch, monkeypatch, rows):
     """im2col runs a few images at a time; any chunk size (1 image, several, all) gives the same answer."""
-    import toynn.conv.convolution as cv
+    import toynn.conv.gemm as gemm
 
-    monkeypatch.setattr(cv, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(gemm, "CHUNK_BYTES", chunk)
     F_ = torch.nn.functional
     configs = [  # (x shape, w shape, geometry): narrow and wide rows (stride 1), groups, dilation, col2im
         ((5, 4, 7, 6), (6, 2, 3, 3), dict(padding=1, groups=2)),

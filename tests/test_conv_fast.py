@@ -9,6 +9,7 @@ import pytest
 
 import toynn
 import toynn.conv.convolution as cv
+import toynn.conv.gemm as gemm
 
 from . import oracle, test_runtime
 
@@ -30,8 +31,8 @@ GEOMETRIES = [  # (x shape, w shape, padding ((top, bottom), (left, right)), dil
 def test_shared_columns_give_both_adjoints(
     x_shape, w_shape, padding, dilation, groups, chunk, wide_min_rows, rng, monkeypatch
 ):
-    monkeypatch.setattr(cv, "CHUNK_BYTES", chunk)
-    monkeypatch.setattr(cv, "WIDE_MIN_ROWS", wide_min_rows)  # wide rows wherever they may be, or nowhere
+    monkeypatch.setattr(gemm, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(gemm, "WIDE_MIN_ROWS", wide_min_rows)  # wide rows wherever they may be, or nowhere
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     geom = ((1, 1), padding, dilation, groups)
     g = rng.standard_normal(cv.conv(x, w, *geom).shape)
@@ -79,7 +80,7 @@ def test_batch_split_across_threads_matches_one_thread(threads, rng, monkeypatch
     import toynn.conv.pool as pool
 
     monkeypatch.setattr(pool, "_images_per_part", lambda N, C, out_hw: 2)  # split even these small pools
-    monkeypatch.setattr(cv, "SPLIT_MACS", 0)  # and these small convs
+    monkeypatch.setattr(gemm, "SPLIT_MACS", 0)  # and these small convs
     x, w, b = rng.standard_normal((7, 4, 10, 10)), rng.standard_normal((6, 4, 3, 3)), rng.standard_normal(6)
     w_wide = rng.standard_normal((12, 4, 3, 3))  # a strided conv: its adjoints apart, the data adjoint by col2im
 
@@ -100,16 +101,14 @@ def test_batch_split_across_threads_matches_one_thread(threads, rng, monkeypatch
 
 def test_small_convs_run_whole_big_ones_split(threads, rng, monkeypatch):
     """Under SPLIT_MACS multiply-adds a conv runs in one part on the calling thread; at or over it, in parts."""
-    from toynn import runtime
-
     threads(2)
     calls = []
-    real = runtime.parallel
-    monkeypatch.setattr(cv, "parallel", lambda fn, n, xp, step: calls.append(-(-n // step)) or real(fn, n, xp, step))
+    real = gemm.parallel
+    monkeypatch.setattr(gemm, "parallel", lambda fn, n, xp, step: calls.append(-(-n // step)) or real(fn, n, xp, step))
     x, w = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((5, 3, 3, 3))
     geom = ((1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     whole = cv.conv(x, w, *geom)
-    monkeypatch.setattr(cv, "SPLIT_MACS", w.size * 4 * 8 * 8)  # exactly this conv's multiply-adds: it splits
+    monkeypatch.setattr(gemm, "SPLIT_MACS", w.size * 4 * 8 * 8)  # exactly this conv's multiply-adds: it splits
     split = cv.conv(x, w, *geom)
     assert calls == [1, 2]
     np.testing.assert_allclose(split, whole, rtol=1e-12, atol=1e-12)
@@ -126,7 +125,7 @@ def test_small_convs_run_whole_big_ones_split(threads, rng, monkeypatch):
     ],
 )
 def test_im2col_columns_are_the_taps_windows(x_shape, kernel, stride, padding, dilation, width, rng):
-    """_im2col's one strided copy holds, for every tap (i, j), the padded input at rows i*dh + sh*r and columns
+    """im2col_chunks' one strided copy holds, for every tap (i, j), the padded input at rows i*dh + sh*r and columns
     j*dw + sw*q, chunk by chunk (the wide rows' extra columns past Wo are left out of the comparison)."""
     x = rng.standard_normal(x_shape)
     N, C, H, W = x_shape
@@ -135,7 +134,7 @@ def test_im2col_columns_are_the_taps_windows(x_shape, kernel, stride, padding, d
     Wo = (W + pl + pr - dw * (KW - 1) - 1) // sw + 1
     Wq = W + pl + pr if width == "wide" else Wo
     xpad = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    for n0, n1, cols in cv._im2col(x, kernel, stride, padding, dilation, (Ho, Wo), Wq, 1):
+    for n0, n1, cols in gemm.im2col_chunks(x, kernel, stride, padding, dilation, (Ho, Wo), Wq, 1):
         assert cols.shape == (C, KH, KW, n1 - n0, Ho, Wq)
         for i in range(KH):
             for j in range(KW):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 
+from .. import ops
 from ..errors import ShapeError
 from ..tensor import Tensor
 
@@ -86,6 +87,23 @@ def output_size(
     else:
         out = tuple(pool_out(*v, ceil_mode) for v in zip(i, k, s, p, d))
     return out[0] if scalar else out
+
+
+def add_batch(x: Tensor, nd: int) -> tuple[Tensor, bool]:
+    """(x, unbatched): unbatched input (C, *spatial) gains a batch dim of 1, as PyTorch allows."""
+    return (ops.unsqueeze(x, 0), True) if x.ndim == nd + 1 else (x, False)
+
+
+def as_2d(t: Tensor, nd: int) -> Tensor:
+    """1-D spatial data (..., L) becomes 2-D (..., 1, L), so the 2-D ops serve conv1d and pool1d for free."""
+    return ops.unsqueeze(t, -2) if nd == 1 else t
+
+
+def from_2d(t: Tensor, nd: int, unbatched: bool) -> Tensor:
+    """The inverse of as_2d and add_batch: (N, C, 1, L) -> (N, C, L) for 1-D, and the batch dim dropped again."""
+    if nd == 1:
+        t = ops.squeeze(t, -2)
+    return ops.squeeze(t, 0) if unbatched else t
 
 
 def dims(shape) -> str:

@@ -1,6 +1,6 @@
 """Pooling: max (with switches), average, adaptive average and max, and max-unpooling, the adjoint of
-max-pooling's gather. Windows are strided views of the input, one per kernel tap (no Python loop over
-pixels); backward adds into the same strided slices."""
+max-pooling's gather. Windows are strided views of the input, one per kernel tap (windows.window_taps: no Python
+loop over pixels); backward adds into the same strided slices (windows.scatter_window_taps)."""
 
 from __future__ import annotations
 
@@ -9,77 +9,29 @@ import numpy as np
 from .. import ops
 from ..backend import array_module
 from ..errors import ShapeError
-from ..runtime import get_num_threads, parallel
+from ..runtime import parallel, part_size
 from ..tensor import Function, Tensor
-from .arithmetic import check_nonnegative, check_positive, check_tensor, dims, ntuple, pool_out
-from .convolution import _as_2d, _batch, _from_2d, _tap
+from .arithmetic import (
+    add_batch,
+    as_2d,
+    check_nonnegative,
+    check_positive,
+    check_tensor,
+    dims,
+    from_2d,
+    ntuple,
+    pool_out,
+)
+from .windows import pad_frame, scatter_window_taps, tap_offsets, window_taps
 
-
-def _tap_offsets(kernel, dilation):
-    """(i*dil_h, j*dil_w) for each kernel tap t = i*KW + j, row-major: the order PyTorch scans a window."""
-    (KH, KW), (dil_h, dil_w) = kernel, dilation
-    return [(i * dil_h, j * dil_w) for i in range(KH) for j in range(KW)]
-
-
-def _frame_size(x_shape, padding, stride, kernel, dilation, out_hw):
-    """(Hb, Wb): the input with its top/left padding, extended as far down/right as the last window reaches."""
-    (ph, pw), (sh, sw), (KH, KW), (dil_h, dil_w), (Ho, Wo) = padding, stride, kernel, dilation, out_hw
-    H, W = x_shape[2:]
-    return max(ph + H, sh * (Ho - 1) + dil_h * (KH - 1) + 1), max(pw + W, sw * (Wo - 1) + dil_w * (KW - 1) + 1)
-
-
-def _pad_frame(x, padding, stride, kernel, dilation, out_hw, value):
-    """x placed in its frame, the rest filled with `value` (-inf for max, 0 for sums); x itself when it fits."""
-    xp = array_module(x)
-    N, C, H, W = x.shape
-    Hb, Wb = _frame_size(x.shape, padding, stride, kernel, dilation, out_hw)
-    if (Hb, Wb) == (H, W):
-        return x
-    frame = xp.full((C, N, Hb, Wb), value, dtype=x.dtype).transpose(1, 0, 2, 3)  # (N, C, Hb, Wb), channels first
-    frame[:, :, padding[0] : padding[0] + H, padding[1] : padding[1] + W] = x
-    return frame
-
-
-def _windows(frame, kernel, stride, dilation, out_hw):
-    """One strided view (N, C, Ho, Wo) of the frame per kernel tap."""
-    (sh, sw), (Ho, Wo) = stride, out_hw
-    return [frame[:, :, _tap(oi, 1, sh, Ho), _tap(oj, 1, sw, Wo)] for oi, oj in _tap_offsets(kernel, dilation)]
-
-
-def _scatter_taps(parts, x_shape, padding, stride, kernel, dilation, out_hw, like):
-    """The adjoint of _windows: parts(t, n, out) writes tap t's share of images n (a slice) into `out`, a strided
-    view of a zero frame, or returns it when out is None.
-
-    Non-overlapping windows write straight into the view (no temporary, no read); overlapping ones add.
-    """
-    xp = array_module(like)
-    N, C, H, W = x_shape
-    (ph, pw), (sh, sw), (KH, KW), (dil_h, dil_w) = padding, stride, kernel, dilation
-    Hb, Wb = _frame_size(x_shape, padding, stride, kernel, dilation, out_hw)
-    overlapping = sh < dil_h * (KH - 1) + 1 or sw < dil_w * (KW - 1) + 1
-    tiles = (sh, sw) == (dil_h * (KH - 1) + 1, dil_w * (KW - 1) + 1) and dilation == (1, 1)
-    covered = tiles and (Hb, Wb) == (sh * out_hw[0], sw * out_hw[1])  # every cell gets written: no zero fill
-    # channels-first memory, like the conv outputs: the conv backward that follows then copies nothing
-    frame = (xp.empty if covered else xp.zeros)((C, N, Hb, Wb), dtype=like.dtype).transpose(1, 0, 2, 3)  # (N,C,Hb,Wb)
-    views = _windows(frame, kernel, stride, dilation, out_hw)
-
-    def images(a, b):  # images a..b, on one thread
-        n = slice(a, b)
-        for t, view in enumerate(views):
-            if overlapping:
-                view[n] += parts(t, n, None)
-            else:
-                parts(t, n, view[n])
-
-    parallel(images, N, xp, _images_per_part(N, C, out_hw))
-    return frame[:, :, ph : ph + H, pw : pw + W]
+# pooling splits the batch across threads in parts of at least this many outputs: below it, a hand-off to a thread
+# costs about as much as pooling them
+POOL_PART_OUTPUTS = 1 << 17
 
 
 def _images_per_part(N: int, C: int, out_hw) -> int:
-    """The batch split evenly across threads, in parts of at least 2^17 outputs (a hand-off to a thread costs
-    about as much as pooling that many on the test VM, ~0.1 ms)."""
-    parts = max(1, min(get_num_threads(), N * C * out_hw[0] * out_hw[1] >> 17))
-    return -(-N // parts)
+    """parallel()'s step: the batch split evenly across threads, in parts of at least POOL_PART_OUTPUTS outputs."""
+    return part_size(N, N * C * out_hw[0] * out_hw[1], POOL_PART_OUTPUTS)
 
 
 def _first_max(taps, y, xp, arg):
@@ -100,8 +52,8 @@ class MaxPool2d(Function):
     def forward(self, x, *, kernel, stride, padding, dilation, out_hw):
         xp = array_module(x)
         self.x_shape, self.geom = x.shape, (kernel, stride, padding, dilation, out_hw)
-        taps = _windows(
-            _pad_frame(x, padding, stride, kernel, dilation, out_hw, -np.inf), kernel, stride, dilation, out_hw
+        taps = window_taps(
+            pad_frame(x, padding, stride, kernel, dilation, out_hw, -np.inf), kernel, stride, dilation, out_hw
         )
         y = xp.empty_like(taps[0])  # in x's memory order: channels first after a conv
         self.arg = xp.empty_like(taps[0], dtype=np.uint8 if len(taps) <= 256 else np.int32)
@@ -129,12 +81,15 @@ class MaxPool2d(Function):
             return xp.multiply(g[n], self.arg[n] == t, out=out)
 
         kernel, stride, padding, dilation, out_hw = self.geom
-        return _scatter_taps(part, self.x_shape, padding, stride, kernel, dilation, out_hw, g)
+        step = _images_per_part(self.x_shape[0], self.x_shape[1], out_hw)
+        return scatter_window_taps(part, self.x_shape, padding, stride, kernel, dilation, out_hw, g, step)
 
     def jvp(self, dx):  # the tangent of the winner
         xp = array_module(dx)
         kernel, stride, padding, dilation, out_hw = self.geom
-        taps = _windows(_pad_frame(dx, padding, stride, kernel, dilation, out_hw, 0), kernel, stride, dilation, out_hw)
+        taps = window_taps(
+            pad_frame(dx, padding, stride, kernel, dilation, out_hw, 0), kernel, stride, dilation, out_hw
+        )
         dy = xp.zeros(self.arg.shape, dtype=dx.dtype)
         for t, v in enumerate(taps):
             xp.copyto(dy, v, where=self.arg == t)
@@ -147,7 +102,7 @@ class MaxPool2d(Function):
         W = self.x_shape[3]
         rows = xp.arange(Ho, dtype=np.int64)[:, None] * sh - ph  # (Ho, 1) top row of each window
         cols = xp.arange(Wo, dtype=np.int64)[None, :] * sw - pw  # (1, Wo)
-        tap = xp.asarray([oi * W + oj for oi, oj in _tap_offsets((KH, KW), (dil_h, dil_w))], dtype=np.int64)
+        tap = xp.asarray([oi * W + oj for oi, oj in tap_offsets((KH, KW), (dil_h, dil_w))], dtype=np.int64)
         return rows * W + cols + tap[self.arg]
 
 
@@ -160,7 +115,7 @@ class AvgPool2d(Function):
 
     def _pool(self, x):
         kernel, stride, padding, out_hw = self.geom
-        taps = _windows(_pad_frame(x, padding, stride, kernel, (1, 1), out_hw, 0), kernel, stride, (1, 1), out_hw)
+        taps = window_taps(pad_frame(x, padding, stride, kernel, (1, 1), out_hw, 0), kernel, stride, (1, 1), out_hw)
         y = taps[0] + taps[1] if len(taps) > 1 else taps[0].copy()
         for v in taps[2:]:
             y += v
@@ -177,7 +132,8 @@ class AvgPool2d(Function):
                 return g[n]
             xp.copyto(out, g[n])
 
-        return _scatter_taps(part, self.x_shape, padding, stride, kernel, (1, 1), out_hw, g)
+        step = _images_per_part(self.x_shape[0], self.x_shape[1], out_hw)
+        return scatter_window_taps(part, self.x_shape, padding, stride, kernel, (1, 1), out_hw, g, step)
 
     def jvp(self, dx):  # linear
         return self._pool(dx)
@@ -232,13 +188,13 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode, nd)
 
 def _max_pool(op, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd):
     kernel, stride, pad, dil, out = _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode, nd)
-    x, unbatched = _batch(input, nd)
-    x = _as_2d(x, nd)
+    x, unbatched = add_batch(input, nd)
+    x = as_2d(x, nd)
     y = MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=pad, dilation=dil, out_hw=out)
     if not return_indices:
-        return _from_2d(y, nd, unbatched)
+        return from_2d(y, nd, unbatched)
     fn = y._ctx if y._ctx is not None else _switches(x, kernel, stride, pad, dil, out)
-    return _from_2d(y, nd, unbatched), _from_2d(Tensor._wrap(fn.indices()), nd, unbatched)
+    return from_2d(y, nd, unbatched), from_2d(Tensor._wrap(fn.indices()), nd, unbatched)
 
 
 def _switches(x, kernel, stride, padding, dilation, out_hw) -> MaxPool2d:
@@ -265,12 +221,12 @@ def _avg_pool(op, input, kernel_size, stride, padding, ceil_mode, count_include_
     kernel, stride, pad, _, out = _pool_args(op, input, kernel_size, stride, padding, 1, ceil_mode, nd)
     if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
         raise ValueError(f"{op}: divisor_override must be a non-zero int; got {divisor_override!r}")
-    x, unbatched = _batch(input, nd)
-    x = _as_2d(x, nd)
+    x, unbatched = add_batch(input, nd)
+    x = as_2d(x, nd)
     xp = array_module(x.data)
     div = _avg_divisor(xp, x.dtype, x.shape[2:], kernel, stride, pad, out, count_include_pad, divisor_override)
     y = AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=pad, out_hw=out, divisor=div)
-    return _from_2d(y, nd, unbatched)
+    return from_2d(y, nd, unbatched)
 
 
 def avg_pool2d(
@@ -306,6 +262,17 @@ def _adaptive_size(op, input, output_size, nd):
     return out
 
 
+def _adaptive_input(op, input, output_size, nd):
+    """(x, unbatched, out_hw, kernel): input batched and 2-D, out_hw its output size ((1, L) for 1-D), and kernel
+    the size of equal windows when out_hw divides the input size (a plain pool does), else None."""
+    out = _adaptive_size(op, input, output_size, nd)
+    x, unbatched = add_batch(input, nd)
+    x = as_2d(x, nd)
+    out_hw = (1, *out) if nd == 1 else out
+    equal = all(n % o == 0 for n, o in zip(x.shape[2:], out_hw))
+    return x, unbatched, out_hw, (tuple(n // o for n, o in zip(x.shape[2:], out_hw)) if equal else None)
+
+
 def _bounds(n: int, out: int):
     """Start and end of each adaptive window along one axis."""
     o = np.arange(out)
@@ -321,20 +288,16 @@ def _averaging_matrix(xp, n: int, out: int, dtype):
 
 
 def _adaptive_avg(op, input, output_size, nd):
-    out = _adaptive_size(op, input, output_size, nd)
-    x, unbatched = _batch(input, nd)
-    x = _as_2d(x, nd)
+    x, unbatched, out2, k = _adaptive_input(op, input, output_size, nd)
     size = x.shape[2:]
-    out2 = (1, *out) if nd == 1 else out
-    if all(n % o == 0 for n, o in zip(size, out2)):  # equal windows: a plain average pool
-        k = tuple(n // o for n, o in zip(size, out2))
+    if k is not None:  # equal windows: a plain average pool
         y = AvgPool2d.apply(x, kernel=k, stride=k, padding=(0, 0), out_hw=out2, divisor=k[0] * k[1])
     else:  # separable: y = A_h @ x @ A_w^T, a composite of matmuls with constant averaging matrices
         xp = array_module(x.data)
         a_h = Tensor._wrap(_averaging_matrix(xp, size[0], out2[0], x.dtype))
         a_w = Tensor._wrap(_averaging_matrix(xp, size[1], out2[1], x.dtype).T)
         y = ops.matmul(ops.matmul(a_h, x), a_w)
-    return _from_2d(y, nd, unbatched)
+    return from_2d(y, nd, unbatched)
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
@@ -391,13 +354,8 @@ def _take_planes(x, idx):
 
 
 def _adaptive_max(op, input, output_size, return_indices, nd):
-    out = _adaptive_size(op, input, output_size, nd)
-    x, unbatched = _batch(input, nd)
-    x = _as_2d(x, nd)
-    size = x.shape[2:]
-    out2 = (1, *out) if nd == 1 else out
-    if all(n % o == 0 for n, o in zip(size, out2)):  # equal windows: a plain max pool
-        k = tuple(n // o for n, o in zip(size, out2))
+    x, unbatched, out2, k = _adaptive_input(op, input, output_size, nd)
+    if k is not None:  # equal windows: a plain max pool
         geom = dict(kernel=k, stride=k, padding=(0, 0), dilation=(1, 1), out_hw=out2)
         y = MaxPool2d.apply(x, **geom)
         fn = (y._ctx if y._ctx is not None else _switches(x, k, k, (0, 0), (1, 1), out2)) if return_indices else None
@@ -410,8 +368,8 @@ def _adaptive_max(op, input, output_size, return_indices, nd):
                 fn = AdaptiveMaxPool2d.__new__(AdaptiveMaxPool2d)
                 fn.forward(x.data, out_hw=out2)
             indices = fn.idx
-    y = _from_2d(y, nd, unbatched)
-    return (y, _from_2d(Tensor._wrap(indices), nd, unbatched)) if return_indices else y
+    y = from_2d(y, nd, unbatched)
+    return (y, from_2d(Tensor._wrap(indices), nd, unbatched)) if return_indices else y
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices=False):
@@ -484,13 +442,13 @@ def _max_unpool(op, input, indices, kernel_size, stride, padding, output_size, n
         if lo < 0 or hi >= n_out:
             bad = hi if hi >= n_out else lo
             raise ShapeError(f"{op}: index {bad} is out of range for output {dims(out)} ({n_out} positions per plane)")
-    x, unbatched = _batch(input, nd)
+    x, unbatched = add_batch(input, nd)
     idx = indices.data[None] if unbatched else indices.data
-    x = _as_2d(x, nd)
+    x = as_2d(x, nd)
     if nd == 1:
         idx, out = idx[:, :, None, :], (1, *out)
     y = MaxUnpool2d.apply(x, indices=idx.astype(np.int64, copy=False), out_hw=out)
-    return _from_2d(y, nd, unbatched)
+    return from_2d(y, nd, unbatched)
 
 
 def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:

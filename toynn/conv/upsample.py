@@ -7,7 +7,6 @@ and its adjoint the block sum.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -17,13 +16,16 @@ from ..errors import ShapeError
 from ..tensor import Function, Tensor
 from .arithmetic import check_tensor
 from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d
+from .windows import gather_axis_taps, repeat_blocks, scatter_axis_taps, sum_blocks
 
 MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "area")
 _SPATIAL = {"linear": 1, "bilinear": 2, "bicubic": 2}  # the modes tied to one number of spatial dims
 _CUBIC_A = -0.75  # PyTorch's (and OpenCV's) bicubic convolution parameter
 
 
-DENSE_MAX = 128  # axes up to this long resample by a GEMM with the (out, in) weight matrix; longer ones by taps
+# axes up to this long resample by one GEMM with the (out, in) weight matrix, cheaper there than gathering each tap
+# and scattering back in rounds; on longer axes the matrix's out * in entries cost more than the taps' few per output
+DENSE_MAX = 128
 
 
 def _matrix(idx, wts, n_in: int, dtype):
@@ -44,42 +46,6 @@ def _apply_matrix(x, a, axis: int):
     return xp.matmul(a, x)  # (out, in) @ (..., in, W), broadcast over the leading dims
 
 
-def _take_taps(x, axis: int, idx, wts):
-    """sum_t wts[t] * x.take(idx[t], axis); wts None means one tap of weight 1 (nearest)."""
-    xp = array_module(x)
-    bcast = (-1,) + (1,) * (x.ndim - 1 - axis)  # weights vary along `axis` only
-    y = None
-    for t, i in enumerate(idx):
-        term = xp.take(x, xp.asarray(i), axis=axis)
-        if wts is not None:
-            with np.errstate(invalid="ignore"):  # inf * 0 is NaN, silently, as in PyTorch
-                term *= xp.asarray(wts[t]).reshape(bcast)  # (out,) -> (out, 1, ...) along axis
-        y = term if y is None else xp.add(y, term, out=y)
-    return y
-
-
-def _scatter_taps(g, axis: int, idx, wts, n_in: int):
-    """The adjoint of _take_taps: g's slices, weighted, added back onto the cells they were read from.
-
-    Repeated cells are handled in rounds: round r takes the r-th occurrence of each cell, so within a
-    round the targets are distinct and a fancy-index += is exact (no np.add.at).
-    """
-    xp = array_module(g)
-    lead = (slice(None),) * axis
-    gx = xp.zeros(g.shape[:axis] + (n_in,) + g.shape[axis + 1 :], dtype=g.dtype)
-    bcast = (-1,) + (1,) * (g.ndim - 1 - axis)
-    for t, i in enumerate(idx):
-        v = g if wts is None else g * xp.asarray(wts[t]).reshape(bcast)  # (out,) -> (out, 1, ...) along axis
-        order = np.argsort(i, kind="stable")
-        first = np.searchsorted(i[order], i[order])  # position of each cell's first occurrence in sorted order
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(i)) - first
-        for r in range(int(rank.max()) + 1):
-            pos = np.flatnonzero(rank == r)
-            gx[lead + (xp.asarray(i[pos]),)] += xp.take(v, xp.asarray(pos), axis=axis)
-    return gx
-
-
 class Resample(Function):
     """y = sum_t w_t * x.take(idx_t, axis): 1-D interpolation along one axis, a linear map A of x.
 
@@ -95,25 +61,15 @@ class Resample(Function):
     def _map(self, x):
         if self.a is not None and array_module(x).isfinite(x).all():
             return _apply_matrix(x, self.a, self.axis)
-        return _take_taps(x, self.axis, self.idx, self.wts)
+        return gather_axis_taps(x, self.axis, self.idx, self.wts)
 
     def backward(self, g):  # the adjoint: A^T, i.e. the interpolation weights scattered back
         if self.a is not None and array_module(g).isfinite(g).all():
             return _apply_matrix(g, self.a.T, self.axis)
-        return _scatter_taps(g, self.axis, self.idx, self.wts, self.n)
+        return scatter_axis_taps(g, self.axis, self.idx, self.wts, self.n)
 
     def jvp(self, dx):  # linear
         return self._map(dx)
-
-
-def _repeat(x, factors):
-    """Each cell of the last len(factors) dims becomes a block of that size. (N, C, H, W) -> (N, C, H*fh, W*fw)."""
-    xp = array_module(x)
-    lead = x.ndim - len(factors)
-    y = xp.empty(x.shape[:lead] + tuple(n * f for n, f in zip(x.shape[lead:], factors)), dtype=x.dtype)
-    for offsets in itertools.product(*[range(f) for f in factors]):  # one strided copy per cell of a block
-        y[(Ellipsis,) + tuple(slice(o, None, f) for o, f in zip(offsets, factors))] = x
-    return y
 
 
 class RepeatBlocks(Function):
@@ -121,17 +77,13 @@ class RepeatBlocks(Function):
 
     def forward(self, x, *, factors):
         self.factors = factors
-        return _repeat(x, factors)
+        return repeat_blocks(x, factors)
 
-    def backward(self, g):  # sum each block: one strided add per cell of a block
-        gx = None
-        for offsets in itertools.product(*[range(f) for f in self.factors]):
-            part = g[(Ellipsis,) + tuple(slice(o, None, f) for o, f in zip(offsets, self.factors))]
-            gx = part.copy() if gx is None else array_module(g).add(gx, part, out=gx)
-        return gx
+    def backward(self, g):  # the adjoint of a block repeat is the block sum
+        return sum_blocks(g, self.factors)
 
     def jvp(self, dx):
-        return _repeat(dx, self.factors)
+        return repeat_blocks(dx, self.factors)
 
 
 # ---------------------------------------------------------------------------------------------
