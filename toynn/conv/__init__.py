@@ -1,10 +1,14 @@
 """Spatial ops of CNNs: convolution and its transpose, pooling and unpooling, interpolation, padding modes,
-and the lecture's linear-algebra view (convolution matrix, separable kernels, output-size arithmetic)."""
+the lecture's linear-algebra view (convolution matrix, separable kernels, output-size arithmetic), and the same
+convolution and pooling as textbook loops (toynn.conv.reference).
 
+The public names are functions; the autograd Functions behind them (Conv2d, MaxPool2d, ...) stay in their modules
+(toynn.conv.convolution.Conv2d), so that toynn.nn.Conv2d and friends are the only layers of those names.
+"""
+
+from . import reference
 from .arithmetic import output_size
 from .convolution import (
-    Conv2d,
-    ConvTranspose2d,
     conv,
     conv1d,
     conv2d,
@@ -14,12 +18,8 @@ from .convolution import (
     conv_weight_adjoint,
 )
 from .matrix import Separable, conv_matrix, separate
-from .pad import PadNd, pad_nd
+from .pad import pad_nd
 from .pool import (
-    AdaptiveMaxPool2d,
-    AvgPool2d,
-    MaxPool2d,
-    MaxUnpool2d,
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
     adaptive_max_pool1d,
@@ -31,18 +31,9 @@ from .pool import (
     max_unpool1d,
     max_unpool2d,
 )
-from .upsample import RepeatBlocks, Resample, interpolate
+from .upsample import interpolate
 
 __all__ = [
-    "AdaptiveMaxPool2d",
-    "AvgPool2d",
-    "Conv2d",
-    "ConvTranspose2d",
-    "MaxPool2d",
-    "MaxUnpool2d",
-    "PadNd",
-    "RepeatBlocks",
-    "Resample",
     "Separable",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
@@ -65,5 +56,6 @@ __all__ = [
     "max_unpool2d",
     "output_size",
     "pad_nd",
+    "reference",
     "separate",
 ]
