@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from ..creation import default_generator
 from ..io import checkpoint
+from ..nn.loss import CrossEntropyLoss
 from ..tensor import no_grad
 
 
@@ -63,12 +65,18 @@ def fit(
     progress: bool = True,
     extra_state: dict | None = None,
     distributed=None,
+    history: History | None = None,
 ) -> History:
     """Train for `epochs`, evaluating on val_loader after each; checkpoint into run_dir after each epoch.
 
     With resume=True and a checkpoint in run_dir, training continues after its last epoch with the
     model, optimizer, scheduler, history and random-generator state restored, so that the final
-    weights equal those of an uninterrupted run with the same seed.
+    weights equal those of an uninterrupted run with the same seed. A caller that restored the
+    checkpoint itself (restore(), then say a new schedule) passes the History it gave instead:
+    training continues after that history's last epoch.
+
+    After the first epoch, a cross-entropy loss still at chance level (ln(classes)) gives a
+    ChanceLossWarning naming the likely causes.
 
     distributed (from toynn.train.distributed.init(), under mpirun): rank 0's weights are broadcast, gradients are
     averaged over ranks every step, the epoch's metrics are summed over ranks, and only rank 0 prints and
@@ -77,13 +85,20 @@ def fit(
     dist = distributed  # None on one machine: then no MPI code is imported or called
     main = dist is None or dist.is_main
     run_dir = Path(run_dir) if run_dir is not None else None
-    history, start = History(), 0
-    if resume and run_dir is not None and (run_dir / "checkpoint.safetensors").exists():
-        start, history = _restore(run_dir / "checkpoint.safetensors", model, optimizer, scheduler)
+    if history is not None:
+        start = history.last("epoch") or 0
+    elif resume and run_dir is not None and (run_dir / "checkpoint.safetensors").exists():
+        start, history = restore(run_dir / "checkpoint.safetensors", model, optimizer, scheduler)
+    else:
+        history, start = History(), 0
     if dist is not None:
         dist.check_equal(start, "the epoch to resume from (is run_dir on a file system that every rank sees?)")
         dist.broadcast_parameters(model)
     progress = progress and main
+    if start > 0 and start >= epochs and run_dir is not None and main:
+        # nothing left to train: save the same state again, so that a run killed after its last checkpoint but
+        # before its sidecar and metrics.json gets them back
+        _save(run_dir, model, optimizer, scheduler, history, start, start, extra_state)
     for epoch in range(start, epochs):
         if hasattr(train_loader, "set_epoch"):  # a DistributedLoader: a new shard of a new permutation
             train_loader.set_epoch(epoch)
@@ -97,8 +112,29 @@ def fit(
         if progress:
             print(_summary_line(record, epochs), flush=True)
         if run_dir is not None and main:
-            _save(run_dir, model, optimizer, scheduler, history, epoch + 1, extra_state)
+            _save(run_dir, model, optimizer, scheduler, history, epoch + 1, epochs, extra_state)
     return history
+
+
+class ChanceLossWarning(UserWarning):
+    """The training loss has not moved from chance level (ln(classes)) after the first epoch."""
+
+
+CHANCE_TOLERANCE = 0.01  # relative: a loss within 1% of ln(classes) has learned next to nothing
+
+
+def _warn_if_at_chance(loss: float, classes: int) -> None:
+    if classes < 2 or abs(loss - math.log(classes)) > CHANCE_TOLERANCE * math.log(classes):
+        return
+    warnings.warn(
+        f"the training loss after the first epoch is {loss:.4f}, within {CHANCE_TOLERANCE:.0%} of chance level for "
+        f"{classes} classes (ln {classes} = {math.log(classes):.4f}): the model has learned next to nothing. Likely "
+        "causes: the learning rate is too high (the units died or the outputs collapsed: try a tenth of it) or far "
+        "too low (try ten times it), or the inputs are not normalised (scale them to about [0, 1] or to mean 0, "
+        "std 1)",
+        ChanceLossWarning,
+        stacklevel=4,
+    )
 
 
 def _train_epoch(model, loss_fn, optimizer, loader, epoch: int, epochs: int, progress: bool, dist) -> dict:
@@ -128,6 +164,8 @@ def _train_epoch(model, loss_fn, optimizer, loader, epoch: int, epochs: int, pro
         totals = dist.reduce_metrics({"seen": seen, "correct": correct, "loss_sum": loss_sum})
         seen, correct, loss_sum = totals["seen"], totals["correct"], totals["loss_sum"]
     lr = optimizer.param_groups[0]["lr"]
+    if epoch == 0 and seen and (dist is None or dist.is_main) and isinstance(loss_fn, CrossEntropyLoss):
+        _warn_if_at_chance(loss_sum / seen, out.shape[-1])
     return {
         "epoch": epoch + 1,
         "train_loss": loss_sum / max(seen, 1),
@@ -166,33 +204,56 @@ def _summary_line(r: dict, epochs: int) -> str:
     return line + f" | {r['samples_per_s']:.0f} samples/s"
 
 
-def _save(run_dir: Path, model, optimizer, scheduler, history: History, epoch: int, extra: dict | None) -> None:
+def _save(run_dir: Path, model, optimizer, scheduler, history: History, epoch: int, epochs: int, extra) -> None:
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "rng": default_generator().bit_generator.state,
         "epoch": epoch,
+        "epochs": epochs,  # the plan the schedule was made for: a resume with other --epochs re-plans it
         "history": history.epochs,
     }
     checkpoint.save(state, run_dir / "checkpoint.safetensors", sidecar={"epoch": epoch, **(extra or {})})
-    _write_json(run_dir / "metrics.json", {"epochs": history.epochs})
+    checkpoint.remove_temp_files(run_dir / "metrics.json")
+    checkpoint.write_atomic(run_dir / "metrics.json", _to_json({"epochs": history.epochs}).encode())
 
 
-def _restore(path: Path, model, optimizer, scheduler) -> tuple[int, History]:
+def read_checkpoint(path) -> dict:
+    """A run's checkpoint (written by fit) read and checked: a ValueError names the file and what is wrong."""
     state = checkpoint.load(path)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None and state["scheduler"] is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    default_generator().bit_generator.state = state["rng"]
-    return int(state["epoch"]), History(list(state["history"]))
+    expected = {"model": dict, "optimizer": dict, "rng": dict, "epoch": int, "history": list}
+    for key, kind in expected.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            found = type(state.get(key)).__name__ if key in state else "nothing"
+            raise ValueError(f"checkpoint: {path} holds {found} for {key!r}; expected a {kind.__name__}")
+    if not all(isinstance(r, dict) and isinstance(r.get("epoch"), int) for r in state["history"]):
+        raise ValueError(f"checkpoint: {path} has a history that is not a list of epoch records")
+    if state["scheduler"] is not None and not isinstance(state.get("scheduler"), dict):
+        raise ValueError(f"checkpoint: {path} holds {type(state['scheduler']).__name__} for 'scheduler'")
+    return state
 
 
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
-    tmp.replace(path)
+def restore(path, model, optimizer, scheduler=None, state: dict | None = None) -> tuple[int, History]:
+    """Load a checkpoint written by fit into model, optimizer, scheduler and the random generator -> (epochs done,
+    History). state: the checkpoint if already read (read_checkpoint). A checkpoint that does not fit them raises a
+    ValueError naming the file."""
+    state = read_checkpoint(path) if state is None else state
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state["scheduler"] is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        default_generator().bit_generator.state = state["rng"]
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        what = str(err) if isinstance(err, (ValueError, RuntimeError)) else f"{type(err).__name__}: {err}"
+        what = " ".join(what.split())  # one line: load_state_dict lists its problems one a line
+        raise ValueError(f"checkpoint: {path} does not fit this model and optimizer ({what})") from None
+    return state["epoch"], History(list(state["history"]))
+
+
+def _to_json(obj) -> str:
+    return json.dumps(obj, indent=1, default=_json_default)
 
 
 def _json_default(o):
