@@ -16,13 +16,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """The handler: print the run's test accuracy; 0 on success."""
+    from ..data import DataLoader, TensorDataset
+    from ..data.registry import run_dataset
     from ..io.runs import load_run
     from ..train import evaluate
-    from .train import _loaders
 
     model, config = load_run(args.run)
-    args_used = config["args"]
-    _, test_loader, _ = _loaders(config["data"], args.data_dir or args_used.get("data_dir"), 512)
-    result = evaluate(model, test_loader)
+    x, y = run_dataset(config, args.data_dir, train=False).arrays()  # the test split only: no training image decoded
+    if list(x.shape[1:]) != list(config["input_shape"]):
+        raise ValueError(
+            f"the test images of {config['data']} are {tuple(x.shape[1:])}, but the model of {args.run} takes "
+            f"{tuple(config['input_shape'])}; pass the --data-dir it was trained on"
+        )
+    result = evaluate(model, DataLoader(TensorDataset(x, y), batch_size=512))
     print(f"{args.run}: test accuracy {result['accuracy']:.4f} on {result['samples']} images of {config['data']}")
     return 0

@@ -1,6 +1,6 @@
 """toynn.data: data sets, batching and batch transforms (PyTorch's torch.utils.data and torchvision's names).
 
-Only re-exports; see dataset.py, loader.py, transforms.py and datasets.py.
+Only re-exports; see dataset.py, loader.py, transforms.py, datasets.py and files.py.
 """
 
 from . import transforms
@@ -9,15 +9,13 @@ from .datasets import (
     CIFAR10,
     IMG_EXTENSIONS,
     MNIST,
-    CorruptDatasetError,
-    DatasetNotFoundError,
     Digits,
     FashionMNIST,
     ImageFolder,
     UnsafePickleError,
-    extract_archive,
     load_digits,
     read_cifar_batch,
     read_idx,
 )
+from .files import CorruptDatasetError, DatasetNotFoundError, DecompressionBombError, extract_archive
 from .loader import DataLoader

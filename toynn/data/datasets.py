@@ -1,6 +1,7 @@
-"""Data sets held as arrays: scikit-learn's digits, MNIST and Fashion-MNIST (IDX files), CIFAR-10 (the Python
-batches, read by a restricted pickle interpreter that never unpickles) and image folders, plus the file readers,
-checks and errors behind them. Nothing downloads unless download=True."""
+"""Data sets held as arrays: scikit-learn's digits, MNIST and Fashion-MNIST (IDX files), CIFAR-10 (the official
+archive, its Python batches, read by a restricted pickle interpreter that never unpickles, or image folders) and
+image folders (a directory or an archive), plus the readers and checks behind them. Nothing downloads unless
+download=True."""
 
 from __future__ import annotations
 
@@ -11,28 +12,28 @@ import os
 import pickletools
 import re
 import struct
-import tarfile
 import urllib.request
-import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..tensor import Tensor
 from .dataset import Dataset
-
-# ---------------------------------------------------------------------------------------------
-# Errors
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """A data set's file or folder is missing from the root the user gave."""
-
-
-class CorruptDatasetError(ValueError):
-    """A data set's file exists but is not what it should be: bad magic, truncated, wrong counts or checksum."""
+from .files import (
+    ARCHIVE_SUFFIXES,
+    DEFLATE_MAX_RATIO,
+    CorruptDatasetError,
+    DatasetNotFoundError,
+    extract_archive,
+    extracted,
+    is_archive,
+    is_gzip,
+    open_image,
+    read_into,
+    read_up_to,
+)
 
 
 class UnsafePickleError(CorruptDatasetError):
@@ -131,18 +132,7 @@ _IDX_TYPES = {
 }
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped when they start with the gzip magic (whatever the name says)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetNotFoundError(f"{path}: no such file") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError; a cut-off stream an EOFError
-            raise CorruptDatasetError(f"{path}: corrupt or truncated gzip stream ({err})") from None
-    return raw
+IDX_SLACK = 1 << 16  # trailing bytes past the header's size that are read to report them; more are refused
 
 
 def read_idx(path, sha256: str | None = None, magic: int | None = None) -> np.ndarray:
@@ -150,38 +140,70 @@ def read_idx(path, sha256: str | None = None, magic: int | None = None) -> np.nd
 
     Checks the header (magic, or the expected one when given), that the size matches the header's dimensions,
     and, when given, the SHA-256 of the uncompressed bytes. Raises CorruptDatasetError naming the file.
+    NOTE: a gzip stream is inflated in chunks straight into the array, and refused once it goes on more than
+    IDX_SLACK bytes past the size its header gives: a gzip bomb never inflates beyond that.
     """
     path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise CorruptDatasetError(f"{path}: truncated: expected at least a 4-byte IDX header, got {len(raw)} bytes")
-    found = int.from_bytes(raw[:4], "big")
+    if not path.is_file():
+        raise DatasetNotFoundError(f"{path}: no such file")
+    compressed = is_gzip(path)
+    try:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as f:
+            return _read_idx(f, path, compressed, sha256, magic)
+    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError; a cut-off stream an EOFError
+        if isinstance(err, OSError) and err.errno is not None:
+            raise
+        raise CorruptDatasetError(f"{path}: corrupt or truncated gzip stream ({err})") from None
+
+
+def _read_idx(f, path: Path, compressed: bool, sha256: str | None, magic: int | None) -> np.ndarray:
+    head = read_up_to(f, 4)
+    if len(head) < 4:
+        raise CorruptDatasetError(f"{path}: truncated: expected at least a 4-byte IDX header, got {len(head)} bytes")
+    found = int.from_bytes(head, "big")
     if magic is not None and found != magic:
         raise CorruptDatasetError(f"{path}: bad magic number 0x{found:08x}, expected 0x{magic:08x}")
-    code, ndim = raw[2], raw[3]
-    if raw[:2] != b"\0\0" or code not in _IDX_TYPES or ndim == 0:
+    code, ndim = head[2], head[3]
+    if head[:2] != b"\0\0" or code not in _IDX_TYPES or ndim == 0:
         raise CorruptDatasetError(f"{path}: bad magic number 0x{found:08x}: not an IDX file")
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise CorruptDatasetError(f"{path}: truncated: expected a {header}-byte header, got {len(raw)} bytes")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    head += read_up_to(f, 4 * ndim)
+    if len(head) < header:
+        raise CorruptDatasetError(f"{path}: truncated: expected a {header}-byte header, got {len(head)} bytes")
+    dims = struct.unpack(f">{ndim}I", head[4:header])
     dtype = _IDX_TYPES[code]
     count = math.prod(dims)
     expected = header + count * dtype.itemsize
-    if len(raw) < expected:
-        raise CorruptDatasetError(f"{path}: truncated: expected {expected} bytes for dimensions {dims}, got {len(raw)}")
-    if len(raw) > expected:
+    size = path.stat().st_size
+    most = DEFLATE_MAX_RATIO * size if compressed else size  # checked before allocating what the header asks for
+    if expected > most:
+        how = f"a gzip stream of {size} bytes inflates to at most {most}" if compressed else f"got {size}"
+        raise CorruptDatasetError(f"{path}: truncated: expected {expected} bytes for dimensions {dims}, {how}")
+    array = np.empty(count, dtype=dtype)
+    got = header + read_into(f, memoryview(array.view(np.uint8)))
+    if got < expected:
+        raise CorruptDatasetError(f"{path}: truncated: expected {expected} bytes for dimensions {dims}, got {got}")
+    trailing = len(read_up_to(f, IDX_SLACK + 1))
+    if trailing > IDX_SLACK:
+        raise CorruptDatasetError(
+            f"{path}: size mismatch: expected {expected} bytes for dimensions {dims}, but the "
+            f"{'gzip stream inflates' if compressed else 'file goes on'} past {expected + IDX_SLACK}: refused "
+            "without reading further (a corrupt file, or a decompression bomb)"
+        )
+    if trailing:
         raise CorruptDatasetError(
             f"{path}: size mismatch: expected {expected} bytes for dimensions {dims}, "
-            f"got {len(raw)} ({len(raw) - expected} trailing bytes)"
+            f"got {expected + trailing} ({trailing} trailing bytes)"
         )
     if sha256 is not None:
-        actual = hashlib.sha256(raw).hexdigest()
+        digest = hashlib.sha256(head)
+        digest.update(memoryview(array.view(np.uint8)))
+        actual = digest.hexdigest()
         if actual != sha256:
             raise CorruptDatasetError(
                 f"{path}: checksum mismatch of the uncompressed content: expected SHA-256 {sha256}, got {actual}"
             )
-    array = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
+    array = array.reshape(dims)
     return array if dtype.isnative or dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
 
 
@@ -266,10 +288,10 @@ class MNIST(_ArrayDataset):
             for candidate in (folder / name, folder / (name + ".gz")):
                 if candidate.is_file():
                     return candidate
+        every = ", ".join(f"{n}.gz" for pair in self.files.values() for n in pair)
         raise DatasetNotFoundError(
-            f"{type(self).__name__}: found neither {self.root / name}.gz nor "
-            f"{self.root / name}; pass the folder holding the IDX files as root, "
-            "or download=True"
+            f"{type(self).__name__}: found neither {self.root / name}.gz nor {self.root / name}; "
+            f"put the four IDX files ({every}, from {self.mirrors[0]}) in {self.root}"
         )
 
     def download(self) -> None:
@@ -548,9 +570,20 @@ def _field(batch: dict, key: str, path: Path):
     raise CorruptDatasetError(f"{path}: missing key {key!r}; found {sorted(map(str, batch))}")
 
 
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
 class CIFAR10(_ArrayDataset):
-    """CIFAR-10 from the Python batches in root or root/cifar-10-batches-py: images (N, 3, 32, 32) float32 in
-    [0, 1], labels (N,) int64; N = 50000 (data_batch_1..5) or 10000 (test_batch)."""
+    """CIFAR-10 as users have it: images (N, 3, 32, 32) float32 in [0, 1], labels (N,) int64; N = 50000 (train) or
+    10000 (test). root is one of:
+
+    - the official archive cifar-10-python.tar.gz, or a folder holding it (unpacked once into the cache folder);
+    - its Python batches: root or root/cifar-10-batches-py holding data_batch_1..5, test_batch, batches.meta;
+    - image folders root/train/<class>/*.jpg and root/test/<class>/*.jpg with the ten classes, or their archives
+      root/train.tar.gz and root/test.tar.gz (images of another size are resized to 32x32).
+
+    Only the split asked for is read.
+    """
 
     base_folder = "cifar-10-batches-py"
     url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -564,13 +597,36 @@ class CIFAR10(_ArrayDataset):
         self.root, self.train = Path(root), bool(train)
         if download:
             self.download()
-        folder = self.root / self.base_folder if (self.root / self.base_folder).is_dir() else self.root
+        root = _unwrap(extracted(self.root)) if is_archive(self.root) else self.root
+        has_batches = (root / self.base_folder).is_dir() or (root / self.meta).is_file()
+        if not has_batches and (root / self.filename).is_file():
+            root, has_batches = extracted(root / self.filename), True
+        if has_batches:
+            images, labels, names = self._read_batches(root)
+        else:
+            split = "train" if self.train else "test"
+            folder = find_split(root, split)
+            if folder is None:
+                raise DatasetNotFoundError(
+                    f"CIFAR10: no CIFAR-10 {split} set found in {self.root}; put there one of: the official archive "
+                    f"{self.filename} (from https://www.cs.toronto.edu/~kriz/cifar.html), its extracted folder "
+                    f"{self.base_folder}/ (data_batch_1..5, test_batch, batches.meta), or image folders "
+                    "train/<class>/*.jpg and test/<class>/*.jpg (or their archives train.tar.gz and test.tar.gz)"
+                )
+            check_classes(class_folders(folder), CIFAR10_CLASSES, f"CIFAR10: {folder}", "CIFAR-10's classes")
+            samples = image_files(folder, CIFAR10_CLASSES)
+            images, labels, names = read_images(samples, (32, 32), "RGB"), samples_labels(samples), CIFAR10_CLASSES
+        self._set(images, labels, names, transform, target_transform)
+
+    def _read_batches(self, root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        folder = root / self.base_folder if (root / self.base_folder).is_dir() else root
         missing = [n for n in self.train_list + self.test_list + [self.meta] if not (folder / n).is_file()]
         needed = (self.train_list if self.train else self.test_list) + [self.meta]
         if any(n in missing for n in needed):
             raise DatasetNotFoundError(
-                f"CIFAR10: {', '.join(n for n in needed if n in missing)} not found in "
-                f"{folder}; pass the folder holding the Python batches, or download=True"
+                f"CIFAR10: {', '.join(n for n in needed if n in missing)} not found in {folder}; put there all of "
+                f"the Python batches ({', '.join(self.train_list + self.test_list)}, {self.meta}), or the official "
+                f"archive {self.filename} in {self.root}"
             )
         names = [
             str(c.decode() if isinstance(c, bytes) else c)
@@ -593,7 +649,7 @@ class CIFAR10(_ArrayDataset):
                 raise CorruptDatasetError(f"{path}: labels out of range 0..{len(names) - 1}")
             images.append(data.reshape(-1, 3, 32, 32))  # (n, 3072) -> (n, 3, 32, 32), channel-major as stored
             labels.append(y.astype(np.int64))
-        self._set(np.concatenate(images), np.concatenate(labels), names, transform, target_transform)
+        return np.concatenate(images), np.concatenate(labels), names
 
     def download(self) -> None:
         """Fetch and unpack the official archive into root unless the batches are there (network needed)."""
@@ -611,39 +667,118 @@ class CIFAR10(_ArrayDataset):
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
-def extract_archive(archive, cache_dir, members: Callable[[str], bool] | None = None) -> Path:
-    """Unpack a .tar.gz/.tgz/.tar/.zip archive into cache_dir once (a marker file skips later calls) -> cache_dir.
+def _unwrap(folder: Path) -> Path:
+    """The one folder inside folder when it holds nothing else (an archive of mydata/train/...), else folder."""
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    if len(entries) == 1 and entries[0].is_dir() and entries[0].name not in ("train", "test"):
+        return entries[0]
+    return folder
 
-    members, when given, keeps only the entries whose name it accepts (and then nothing is cached by a marker).
+
+def find_split(root, split: str) -> Path | None:
+    """The folder of split ('train' or 'test') of an image-folder data set, <split>/<class>/<image>, or None.
+
+    root is a folder holding split/ or an archive split.tar.gz (.tgz, .zip, ...) of it, or an archive holding
+    split/ (archives are unpacked once into the cache folder, see files.extracted).
     """
-    archive, cache_dir = Path(archive), Path(cache_dir)
-    if not archive.is_file():
-        raise DatasetNotFoundError(f"{archive}: no such archive")
-    marker = cache_dir / f".{archive.name}.extracted"
-    if members is None and marker.exists():
-        return cache_dir
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as z:  # ZipFile drops absolute paths and '..'
-                z.extractall(cache_dir, members=None if members is None else [n for n in z.namelist() if members(n)])
-        else:
-            with tarfile.open(archive) as tar:
-                chosen = None if members is None else [m for m in tar.getmembers() if members(m.name)]
-                tar.extractall(cache_dir, members=chosen, filter="data")  # NOTE: refuses '..', links out, devices
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as err:
-        raise CorruptDatasetError(f"{archive}: cannot extract ({err})") from None
-    if members is None:
-        marker.touch()
-    return cache_dir
+    root = Path(root)
+    if is_archive(root):
+        root = _unwrap(extracted(root))
+    if not root.is_dir():
+        return None
+    if (root / split).is_dir():
+        return root / split
+    for suffix in ARCHIVE_SUFFIXES:
+        if (root / (split + suffix)).is_file():
+            dest = extracted(root / (split + suffix))
+            return dest / split if (dest / split).is_dir() else _unwrap(dest)
+    return None
+
+
+def class_folders(root: Path) -> list[str]:
+    """The class names of an image folder: its subfolders, sorted (labels are their indices)."""
+    return sorted(d.name for d in Path(root).iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def check_classes(found: Sequence[str], expected: Sequence[str], where: str, what: str) -> None:
+    """Raise ValueError naming the classes when found differs from expected: labels are class indices, so a
+    mismatch would silently score one class as another."""
+    found, expected = [str(c) for c in found], [str(c) for c in expected]
+    if found == expected:
+        return
+    extra, missing = [c for c in found if c not in expected], [c for c in expected if c not in found]
+    detail = (
+        "; ".join(
+            part
+            for part in (
+                f"{', '.join(extra)} not in {what}" if extra else "",
+                f"{', '.join(missing)} missing" if missing else "",
+            )
+            if part
+        )
+        or "the same names in another order"
+    )
+    raise ValueError(
+        f"{where} holds the classes {{{', '.join(found)}}} but {what} are {{{', '.join(expected)}}} ({detail}); "
+        "labels are class indices, so each split must hold the same class folders"
+    )
+
+
+def image_files(root: Path, classes: Sequence[str], extensions=IMG_EXTENSIONS, max_per_class=None):
+    """(path, label) of the images in root/<class>/**, classes in the given order, files sorted by name."""
+    exts = tuple(e.lower() for e in extensions)
+    samples: list[tuple[str, int]] = []
+    for label, name in enumerate(classes):
+        files = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in exts and p.is_file())
+        if not files:
+            raise DatasetNotFoundError(f"ImageFolder: class folder {root / name} holds no image ({', '.join(exts)})")
+        samples += [(str(p), label) for p in files[:max_per_class]]
+    return samples
+
+
+def samples_labels(samples) -> np.ndarray:
+    return np.array([y for _, y in samples], dtype=np.int64)
+
+
+def read_images(samples, image_size=None, mode: str = "RGB") -> np.ndarray:
+    """Decode the image files of samples [(path, label)] -> uint8 (N, C, H, W); C = 3 for mode 'RGB', 1 for 'L'.
+
+    image_size (int or (h, w)) resizes every image (bilinear); without it all must share one size. Transparent
+    pixels become white. Each file is opened within Pillow's decompression-bomb limit (files.open_image).
+    """
+    from PIL import Image
+
+    size = None if image_size is None else _hw(image_size)
+    data = None
+    for k, (path, _) in enumerate(samples):
+        with open_image(path) as im:
+            if "A" in im.mode or "transparency" in im.info:  # composite on white, not on the hidden colours
+                rgba = im.convert("RGBA")
+                im = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+            im = im.convert(mode)
+            if size is not None and im.size != (size[1], size[0]):
+                im = im.resize((size[1], size[0]), Image.BILINEAR)  # PIL sizes are (w, h)
+            a = np.asarray(im, dtype=np.uint8)
+        a = a[:, :, None] if a.ndim == 2 else a  # (H, W) -> (H, W, 1)
+        if data is None:
+            data = np.empty((len(samples),) + a.shape, dtype=np.uint8)  # (N, H, W, C)
+        elif a.shape != data.shape[1:]:
+            raise ValueError(
+                f"ImageFolder: {path} is {a.shape[1]}x{a.shape[0]} ({a.shape[2]} channels), but "
+                f"{samples[0][0]} is {data.shape[2]}x{data.shape[1]}: the images differ in size; resize them all "
+                "with image_size= (on the command line: toynn train --image-size)"
+            )
+        data[k] = a
+    return np.ascontiguousarray(data.transpose(0, 3, 1, 2))  # (N, H, W, C) -> (N, C, H, W)
 
 
 class ImageFolder(_ArrayDataset):
     """Images in root/<class>/**/<file>, classes sorted by name -> labels 0..K-1, loaded eagerly with Pillow:
     images (N, C, H, W) float32 in [0, 1] (C = 3 for mode 'RGB', 1 for 'L'), labels (N,) int64.
 
-    image_size (int or (h, w)) resizes every image; without it all images must share one size. max_per_class keeps
-    the first files of each class (sorted by name).
+    root may also be a .tar.gz/.zip archive of such a folder (unpacked once into the cache folder). image_size
+    (int or (h, w)) resizes every image; without it all images must share one size. max_per_class keeps the first
+    files of each class (sorted by name).
     """
 
     def __init__(
@@ -656,48 +791,19 @@ class ImageFolder(_ArrayDataset):
         mode: str = "RGB",
         extensions: Sequence[str] = IMG_EXTENSIONS,
     ):
-        from PIL import Image, UnidentifiedImageError
-
         self.root = Path(root)
-        if not self.root.is_dir():
-            raise DatasetNotFoundError(f"ImageFolder: {self.root} is not a folder")
-        classes = sorted(d.name for d in self.root.iterdir() if d.is_dir())
+        folder = _unwrap(extracted(self.root)) if is_archive(self.root) else self.root
+        if not folder.is_dir():
+            raise DatasetNotFoundError(f"ImageFolder: {self.root} is not a folder (nor a .tar.gz/.zip archive)")
+        classes = class_folders(folder)
         if not classes:
             raise DatasetNotFoundError(f"ImageFolder: no class folders in {self.root}; expected root/<class>/<image>")
         if max_per_class is not None and max_per_class <= 0:
             raise ValueError(f"ImageFolder: max_per_class should be positive, got {max_per_class}")
-        exts = tuple(e.lower() for e in extensions)
-        samples: list[tuple[str, int]] = []
-        for label, name in enumerate(classes):
-            files = sorted(p for p in (self.root / name).rglob("*") if p.suffix.lower() in exts and p.is_file())
-            if not files:
-                raise DatasetNotFoundError(
-                    f"ImageFolder: class folder {self.root / name} holds no image ({', '.join(exts)})"
-                )
-            samples += [(str(p), label) for p in files[:max_per_class]]
-        size = None if image_size is None else _hw(image_size)
-        data = None
-        for k, (path, _) in enumerate(samples):
-            try:
-                with Image.open(path) as im:
-                    im = im.convert(mode)
-                    if size is not None and im.size != (size[1], size[0]):
-                        im = im.resize((size[1], size[0]), Image.BILINEAR)  # PIL sizes are (w, h)
-                    a = np.asarray(im, dtype=np.uint8)
-            except (OSError, UnidentifiedImageError) as err:
-                raise CorruptDatasetError(f"{path}: cannot read image ({err})") from None
-            a = a[:, :, None] if a.ndim == 2 else a  # (H, W) -> (H, W, 1)
-            if data is None:
-                data = np.empty((len(samples),) + a.shape, dtype=np.uint8)  # (N, H, W, C)
-            elif a.shape != data.shape[1:]:
-                raise ValueError(
-                    f"ImageFolder: {path} is {a.shape[1]}x{a.shape[0]} ({a.shape[2]} channels), but "
-                    f"{samples[0][0]} is {data.shape[2]}x{data.shape[1]}; pass image_size= to resize"
-                )
-            data[k] = a
+        samples = image_files(folder, classes, extensions, max_per_class)
         self.samples = self.imgs = samples
-        images = np.ascontiguousarray(data.transpose(0, 3, 1, 2))  # (N, H, W, C) -> (N, C, H, W)
-        self._set(images, np.array([y for _, y in samples], dtype=np.int64), classes, transform, target_transform)
+        images = read_images(samples, image_size, mode)
+        self._set(images, samples_labels(samples), classes, transform, target_transform)
 
 
 def _hw(size) -> tuple[int, int]:
@@ -709,6 +815,7 @@ def _hw(size) -> tuple[int, int]:
 
 __all__ = [
     "CIFAR10",
+    "CIFAR10_CLASSES",
     "IMG_EXTENSIONS",
     "MNIST",
     "CorruptDatasetError",
@@ -718,6 +825,7 @@ __all__ = [
     "ImageFolder",
     "UnsafePickleError",
     "extract_archive",
+    "find_split",
     "load_digits",
     "read_cifar_batch",
     "read_idx",

@@ -233,7 +233,7 @@ def _confusion(counts: np.ndarray, classes: list[str]) -> str:
 
 def build_report(run_dir, data_dir=None, samples: int = 1000, k: int = 8, max_filters: int = 16) -> str:
     """The HTML text of the report for run folder run_dir (see make_report)."""
-    from ..data.registry import get_dataset
+    from ..data.registry import run_dataset
     from ..io.runs import load_run
 
     run_dir = Path(run_dir)
@@ -245,7 +245,7 @@ def build_report(run_dir, data_dir=None, samples: int = 1000, k: int = 8, max_fi
     data_dir = data_dir or args.get("data_dir")
     sections = [_curves(run_dir, epochs), _summary(model, input_shape), _first_layer(model, input_shape)]
     try:
-        x, y = get_dataset(config["data"], data_dir, train=False).arrays()
+        x, y = run_dataset(config, data_dir, train=False).arrays()  # the test split only
     except (FileNotFoundError, ValueError) as err:
         sections.append(
             f'<h2>Test set</h2><p class="bad">The test set of {html.escape(config["data"])} could not be read '
