@@ -6,11 +6,22 @@ lecture's. Usage: python examples/lecture_mnist_manual.py PATH_TO_MNIST_FOLDER
 
 import sys
 
-from toynn.data import MNIST
+from toynn.data import MNIST, DatasetNotFoundError
 from toynn.lecture.manual import toynn_CrossEntropyLoss, toynn_Linear, toynn_ReLU
 
-root = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/mnist"
-trainset = MNIST(root, train=True)
+USAGE = (
+    "usage: python examples/lecture_mnist_manual.py MNIST_FOLDER\n"
+    "  MNIST_FOLDER holds MNIST's four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
+    "  t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz), from https://ossci-datasets.s3.amazonaws.com/mnist/"
+)
+if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+    print(USAGE, file=sys.stderr)
+    sys.exit(2)
+try:
+    trainset = MNIST(sys.argv[1], train=True)
+except DatasetNotFoundError as err:
+    print(f"{err}\n{USAGE}", file=sys.stderr)
+    sys.exit(2)
 
 # fmt: off
 # ---- the lecture: "Two-layer Neural Network – Forward Pass" ----

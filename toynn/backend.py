@@ -54,8 +54,10 @@ def to_device(array, device: str):
         if cp is None:
             raise RuntimeError("device 'cuda' needs CuPy: pip install cupy-cuda12x (or the build for your CUDA)")
         return cp.asarray(array)
-    if device != "cpu":
-        raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
+    if device != "cpu":  # NOTE: a RuntimeError, as PyTorch's; Function.apply would rename a ValueError a ShapeError
+        raise RuntimeError(
+            f"device {device!r} is not supported: toynn runs on 'cpu' (NumPy) and 'cuda' (NVIDIA GPUs, with CuPy)"
+        )
     return array.get() if array_module(array) is not np else array
 
 

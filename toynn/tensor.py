@@ -117,11 +117,11 @@ class Function:
         if _Mode.forward_level and any(t.tangent is not None for t in inputs):
             out.tangent = _forward_tangent(fn, inputs, y)
         if _Mode.grad_enabled:
-            needs = tuple(t.requires_grad for t in inputs)
+            needs = tuple(t._requires_grad for t in inputs)
             if True in needs and y.dtype.kind == "f":
                 fn.needs_input_grad = needs
                 fn.versions = tuple(t._version for t in inputs)
-                out.requires_grad, out._ctx = True, fn
+                out._requires_grad, out._ctx = True, fn
         return out
 
     def __repr__(self):
@@ -177,7 +177,7 @@ class _Freed(Function):
 class Tensor:
     """An n-dimensional array (NumPy or CuPy) that records the ops applied to it for backward."""
 
-    __slots__ = ("data", "grad", "requires_grad", "tangent", "_ctx", "_version", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "tangent", "_ctx", "_version", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -196,7 +196,7 @@ class Tensor:
         self.tangent = None
         self._ctx = None
         self._version = 0
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -204,7 +204,7 @@ class Tensor:
     def _wrap(cls, data):
         """Fast constructor for arrays produced by ops (no conversion, no checks)."""
         t = cls.__new__(cls)
-        t.data, t.grad, t.tangent, t._ctx, t._version, t.requires_grad = data, None, None, None, 0, False
+        t.data, t.grad, t.tangent, t._ctx, t._version, t._requires_grad = data, None, None, None, 0, False
         return t
 
     # -- attributes ---------------------------------------------------------------------------
@@ -348,12 +348,20 @@ class Tensor:
         return self.to(dtype)
 
     # -- autograd -------------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, requires_grad: bool) -> None:  # x.requires_grad = True checks as requires_grad_() does
+        self.requires_grad_(requires_grad)
+
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.dtype.kind != "f":
-            raise RuntimeError(f"only floating-point tensors can require gradients; this one is {self.dtype}")
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients; this one is {self.dtype}")
         if not requires_grad and self._ctx is not None:
             raise RuntimeError("requires_grad_(False) is only allowed on leaves; use detach()")
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         return self
 
     def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False, *, grad=None):
@@ -390,11 +398,11 @@ class Tensor:
                     "e.g. y = toynn.where(mask, y * 10, y)"
                 )
             old = Tensor._wrap(self.data)  # the old value keeps its node; self takes the new one
-            old.requires_grad, old._ctx, old._version = self.requires_grad, self._ctx, self._version
+            old._requires_grad, old._ctx, old._version = self._requires_grad, self._ctx, self._version
             old.tangent = self.tangent
             result = make(old)
             # NOTE: the array is replaced, not mutated, so arrays saved by earlier nodes stay valid
-            self.data, self._ctx, self.requires_grad = result.data, result._ctx, result.requires_grad
+            self.data, self._ctx, self._requires_grad = result.data, result._ctx, result._requires_grad
             if _Mode.forward_level:
                 self.tangent = result.tangent
             self._version += 1

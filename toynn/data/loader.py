@@ -39,6 +39,11 @@ class DataLoader:
             generator = np.random.default_rng(int(generator))
         if generator is not None and not isinstance(generator, np.random.Generator):
             raise TypeError(f"DataLoader: generator should be a numpy.random.Generator, got {type(generator).__name__}")
+        if shuffle and len(dataset) == 0:  # PyTorch's RandomSampler refuses it too
+            raise ValueError(
+                "DataLoader: num_samples should be a positive integer value, but got num_samples=0 "
+                "(shuffle=True over an empty data set)"
+            )
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, int(batch_size), bool(shuffle), drop_last
         self.generator, self.collate_fn, self.transform, self.device = generator, collate_fn, transform, device
 
