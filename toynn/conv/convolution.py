@@ -55,6 +55,8 @@ def conv(x, w, stride, padding, dilation, groups, out_hw=None, bias=None):
     if out_hw is None:
         out_hw = (conv_out(H, KH, sh, pt, pb, dh), conv_out(W, KW, sw, pl, pr, dw))
     Ho, Wo = out_hw
+    if N == 0:  # an empty batch, as PyTorch: an empty output (the chunks and threads below need images)
+        return xp.zeros((0, O, Ho, Wo), dtype=x.dtype)
     Wq = row_width(W, padding, stride, Wo, C * KH * KW)  # the columns' row width: Wo, or wider rows that copy faster
     wg = w.reshape(G, O // G, Cg * KH * KW)  # (G, O/G, C/G*KH*KW): one GEMM per group
     out = xp.empty((O, N, Ho, Wo), dtype=x.dtype)
@@ -71,6 +73,8 @@ def conv_data_adjoint(g, w, x_shape, stride, padding, dilation, groups):
     """The adjoint of conv in x (conv_transpose2d's forward). g (N, O, Ho, Wo), w (O, C/G, KH, KW) -> x_shape."""
     O, Cg, KH, KW = w.shape
     G = groups
+    if g.shape[0] == 0:  # an empty batch
+        return array_module(g, w).zeros(x_shape, dtype=g.dtype)
     if stride == (1, 1) and flip_pays(x_shape, g.shape):
         # a stride-1 conv's adjoint is a conv of g with the kernel flipped and in/out channels swapped per group
         wf, pads = _flipped(w, x_shape, g.shape[2:], padding, dilation, G)
@@ -88,6 +92,8 @@ def conv_weight_adjoint(g, x, w_shape, stride, padding, dilation, groups):
     G = groups
     Ho, Wo = g.shape[2:]
     N, C = x.shape[:2]
+    if N == 0:  # an empty batch adds nothing to the weight's gradient
+        return xp.zeros(w_shape, dtype=g.dtype)
     Wq = weight_adjoint_width(x.shape, w_shape, padding, stride, Wo, G)
 
     def product(n0, n1, cols):  # this chunk's term of gw^T = cols @ g^T
@@ -130,6 +136,8 @@ def conv_adjoints(g, x, w, padding, dilation, groups):
     N, C, H, W = x.shape
     O, Cg, KH, KW = w.shape
     G = groups
+    if N == 0:  # an empty batch
+        return xp.zeros(x.shape, dtype=g.dtype), xp.zeros(w.shape, dtype=g.dtype)
     wf, pads = _flipped(w, x.shape, g.shape[2:], padding, dilation, groups)
     Wq = row_width(g.shape[3], pads, (1, 1), W, O * KH * KW)
     wfg = wf.reshape(G, Cg, (O // G) * KH * KW)  # (G, C/G, O/G*KH*KW)
