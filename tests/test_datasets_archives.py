@@ -408,3 +408,18 @@ def test_gzip_reader_keeps_the_small_trailing_byte_report():
     path.write_bytes(gzip.compress(raw))
     with pytest.raises(CorruptDatasetError, match=r"expected 11 bytes for dimensions \(3,\), got 13 \(2 trailing"):
         read_idx(path)
+
+
+def test_image_folder_reads_16_bit_grey_scaled_and_transparency_as_white(tmp_path):
+    grey = np.array([[0, 64], [128, 255]], np.uint8)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    Image.fromarray(grey).save(tmp_path / "a" / "8bit.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "a" / "9-16bit.png")  # not clipped at 255
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[0, 0] = (255, 0, 0, 255)  # one red pixel; the rest transparent black
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "b" / "alpha.png")
+    ds = ImageFolder(tmp_path)
+    np.testing.assert_array_equal(ds.data[1], ds.data[0])
+    np.testing.assert_array_equal(ds.data[0, 0], grey)
+    assert ds.data[2, :, 0, 0].tolist() == [255, 0, 0] and ds.data[2, :, 1, 1].tolist() == [255, 255, 255]

@@ -34,6 +34,7 @@ from .files import (
     read_into,
     read_up_to,
 )
+from .images import image_planes
 
 
 class UnsafePickleError(CorruptDatasetError):
@@ -752,7 +753,9 @@ def read_images(samples, image_size=None, mode: str = "RGB") -> np.ndarray:
     data = None
     for k, (path, _) in enumerate(samples):
         with open_image(path) as im:
-            if "A" in im.mode or "transparency" in im.info:  # composite on white, not on the hidden colours
+            if im.mode.startswith("I") or im.mode == "F":  # 16- and 32-bit grey: scaled, not clipped at 255
+                im = Image.fromarray(np.round(image_planes(im)[0] * 255).astype(np.uint8))
+            elif "A" in im.mode or "transparency" in im.info:  # composite on white, not on the hidden colours
                 rgba = im.convert("RGBA")
                 im = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
             im = im.convert(mode)

@@ -215,16 +215,18 @@ def extracted(archive) -> Path:
     info = archive.stat()
     key = hashlib.sha256(f"{archive}|{info.st_size}|{info.st_mtime_ns}".encode()).hexdigest()[:12]
     dest = cache_root() / "archives" / f"{archive.name}-{key}"
-    if (dest / f".{archive.name}.extracted").exists():
+    marker = dest / f".{archive.name}.extracted"
+    if marker.exists():
         return dest
     tmp = dest.with_name(f"{dest.name}.part{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         extract_archive(archive, tmp)
-        shutil.rmtree(dest, ignore_errors=True)  # an incomplete folder of an older toynn, if any
-        os.replace(tmp, dest)
+        if not marker.exists():  # NOTE: another process may have finished first; its folder may be in use
+            shutil.rmtree(dest, ignore_errors=True)  # an incomplete folder, if any
+            os.replace(tmp, dest)
     except OSError:
-        if not (dest / f".{archive.name}.extracted").exists():  # not another process that finished first
+        if not marker.exists():
             raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
