@@ -31,6 +31,12 @@ def test_an_error_in_a_thread_reaches_the_caller(threads):
     assert runtime.parallel(lambda a, b: (a, b), 8) == [(0, 4), (4, 8)]
 
 
+def test_nothing_or_one_step_of_work_is_one_call(threads):
+    threads(2)
+    assert runtime.parallel(lambda a, b: (a, b), 0) == [(0, 0)]  # an empty batch: no division by zero parts
+    assert runtime.parallel(lambda a, b: (a, b), 3, step=4) == [(0, 3)]
+
+
 def test_products_split_or_whole_give_the_same_result(threads, rng, monkeypatch):
     """runtime.gemm: whole on BLAS's threads when no op split recently, split across toynn's threads otherwise,
     and split in parts when big; every way gives a @ b."""

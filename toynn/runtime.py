@@ -123,7 +123,7 @@ def parallel(fn, n: int, xp=np, step: int = 1) -> list:
     calling thread alone with one thread and inside another part; on CuPy arrays the parts run one after another.
     """
     threads = get_num_threads()
-    if threads == 1 or getattr(_Threads.local, "inside", False):
+    if threads == 1 or n <= step or getattr(_Threads.local, "inside", False):  # n = 0: an empty batch, one call
         return [fn(0, n)]
     steps = -(-n // step)
     k = min(threads, steps)
