@@ -75,8 +75,8 @@ def fit(
     checkpoint itself (restore(), then say a new schedule) passes the History it gave instead:
     training continues after that history's last epoch.
 
-    After the first epoch, a cross-entropy loss still at chance level (ln(classes)) gives a
-    ChanceLossWarning naming the likely causes.
+    After the first epoch (or the first past 100 steps, for small data), a cross-entropy loss still
+    at chance level (ln(classes)) gives a ChanceLossWarning naming the likely causes.
 
     distributed (from toynn.train.distributed.init(), under mpirun): rank 0's weights are broadcast, gradients are
     averaged over ranks every step, the epoch's metrics are summed over ranks, and only rank 0 prints and
@@ -95,6 +95,7 @@ def fit(
         dist.check_equal(start, "the epoch to resume from (is run_dir on a file system that every rank sees?)")
         dist.broadcast_parameters(model)
     progress = progress and main
+    chance_epoch = _chance_epoch(train_loader, epochs)
     if start > 0 and start >= epochs and run_dir is not None and main:
         # nothing left to train: save the same state again, so that a run killed after its last checkpoint but
         # before its sidecar and metrics.json gets them back
@@ -102,7 +103,8 @@ def fit(
     for epoch in range(start, epochs):
         if hasattr(train_loader, "set_epoch"):  # a DistributedLoader: a new shard of a new permutation
             train_loader.set_epoch(epoch)
-        record = _train_epoch(model, loss_fn, optimizer, train_loader, epoch, epochs, progress, dist)
+        check_chance = epoch + 1 == chance_epoch and isinstance(loss_fn, CrossEntropyLoss)
+        record = _train_epoch(model, loss_fn, optimizer, train_loader, epoch, epochs, progress, dist, check_chance)
         if scheduler is not None:
             scheduler.step()
         if val_loader is not None:
@@ -121,13 +123,24 @@ class ChanceLossWarning(UserWarning):
 
 
 CHANCE_TOLERANCE = 0.01  # relative: a loss within 1% of ln(classes) has learned next to nothing
+CHANCE_STEPS = 100  # a first epoch of fewer steps is too early to tell: the check waits for the epoch past 100
 
 
-def _warn_if_at_chance(loss: float, classes: int) -> None:
+def _chance_epoch(loader, epochs: int) -> int:
+    """The epoch (1-based) after which to check for a loss at chance: the first, or the first past CHANCE_STEPS."""
+    try:
+        steps = max(len(loader), 1)
+    except TypeError:  # a loader without len
+        return 1
+    return min(epochs, math.ceil(CHANCE_STEPS / steps))
+
+
+def _warn_if_at_chance(loss: float, classes: int, epoch: int) -> None:
     if classes < 2 or abs(loss - math.log(classes)) > CHANCE_TOLERANCE * math.log(classes):
         return
+    when = "the first epoch" if epoch == 1 else f"epoch {epoch}"
     warnings.warn(
-        f"the training loss after the first epoch is {loss:.4f}, within {CHANCE_TOLERANCE:.0%} of chance level for "
+        f"the training loss after {when} is {loss:.4f}, within {CHANCE_TOLERANCE:.0%} of chance level for "
         f"{classes} classes (ln {classes} = {math.log(classes):.4f}): the model has learned next to nothing. Likely "
         "causes: the learning rate is too high (the units died or the outputs collapsed: try a tenth of it) or far "
         "too low (try ten times it), or the inputs are not normalised (scale them to about [0, 1] or to mean 0, "
@@ -137,7 +150,9 @@ def _warn_if_at_chance(loss: float, classes: int) -> None:
     )
 
 
-def _train_epoch(model, loss_fn, optimizer, loader, epoch: int, epochs: int, progress: bool, dist) -> dict:
+def _train_epoch(
+    model, loss_fn, optimizer, loader, epoch: int, epochs: int, progress: bool, dist, check_chance
+) -> dict:
     model.train()
     bar = _progress(loader, f"epoch {epoch + 1}/{epochs}", progress)
     seen, correct, loss_sum, start = 0, 0, 0.0, time.perf_counter()
@@ -164,8 +179,8 @@ def _train_epoch(model, loss_fn, optimizer, loader, epoch: int, epochs: int, pro
         totals = dist.reduce_metrics({"seen": seen, "correct": correct, "loss_sum": loss_sum})
         seen, correct, loss_sum = totals["seen"], totals["correct"], totals["loss_sum"]
     lr = optimizer.param_groups[0]["lr"]
-    if epoch == 0 and seen and (dist is None or dist.is_main) and isinstance(loss_fn, CrossEntropyLoss):
-        _warn_if_at_chance(loss_sum / seen, out.shape[-1])
+    if check_chance and seen and (dist is None or dist.is_main):
+        _warn_if_at_chance(loss_sum / seen, out.shape[-1], epoch + 1)
     return {
         "epoch": epoch + 1,
         "train_loss": loss_sum / max(seen, 1),
