@@ -75,7 +75,7 @@ def fit(
     checkpoint itself (restore(), then say a new schedule) passes the History it gave instead:
     training continues after that history's last epoch.
 
-    After the first epoch (or the first past 100 steps, for small data), a cross-entropy loss still
+    After the first epoch (or, on small data, the first past 100 steps), a cross-entropy loss still
     at chance level (ln(classes)) gives a ChanceLossWarning naming the likely causes.
 
     distributed (from toynn.train.distributed.init(), under mpirun): rank 0's weights are broadcast, gradients are
@@ -123,16 +123,18 @@ class ChanceLossWarning(UserWarning):
 
 
 CHANCE_TOLERANCE = 0.01  # relative: a loss within 1% of ln(classes) has learned next to nothing
-CHANCE_STEPS = 100  # a first epoch of fewer steps is too early to tell: the check waits for the epoch past 100
+CHANCE_STEPS = 100  # fewer steps are too early to tell: the check waits for the first epoch past 100 steps
 
 
-def _chance_epoch(loader, epochs: int) -> int:
-    """The epoch (1-based) after which to check for a loss at chance: the first, or the first past CHANCE_STEPS."""
+def _chance_epoch(loader, epochs: int) -> int | None:
+    """The epoch (1-based) after which to check for a loss at chance: the first past CHANCE_STEPS steps (the first
+    epoch on MNIST or CIFAR-10); None for a run shorter than that, or a loader without len."""
     try:
         steps = max(len(loader), 1)
-    except TypeError:  # a loader without len
-        return 1
-    return min(epochs, math.ceil(CHANCE_STEPS / steps))
+    except TypeError:
+        return None
+    epoch = math.ceil(CHANCE_STEPS / steps)
+    return epoch if epoch <= epochs else None
 
 
 def _warn_if_at_chance(loss: float, classes: int, epoch: int) -> None:
@@ -244,8 +246,9 @@ def read_checkpoint(path) -> dict:
             raise ValueError(f"checkpoint: {path} holds {found} for {key!r}; expected a {kind.__name__}")
     if not all(isinstance(r, dict) and isinstance(r.get("epoch"), int) for r in state["history"]):
         raise ValueError(f"checkpoint: {path} has a history that is not a list of epoch records")
-    if state["scheduler"] is not None and not isinstance(state.get("scheduler"), dict):
-        raise ValueError(f"checkpoint: {path} holds {type(state['scheduler']).__name__} for 'scheduler'")
+    for key, kind in {"scheduler": dict, "epochs": int}.items():  # optional: None, or absent in older checkpoints
+        if state.get(key) is not None and not isinstance(state[key], kind):
+            raise ValueError(f"checkpoint: {path} holds {type(state[key]).__name__} for {key!r}")
     return state
 
 
