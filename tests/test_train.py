@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +168,51 @@ def test_build_model_names_and_errors():
     assert isinstance(build_model("mlp", (1, 28, 28), 10), MLP)
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         build_model("nope", (1, 8, 8), 10)
+
+
+def test_every_model_has_a_default_recipe_for_each_data_set_it_fits():
+    from toynn.cli.train import OPTIMIZERS, SCHEDULES
+    from toynn.data.registry import DATASETS
+    from toynn.models import model_names
+    from toynn.models.registry import RECIPES, default_recipe
+
+    shapes = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+    for model in model_names():
+        assert "*" in RECIPES[model], model  # image folders, and any data set without its own line
+        for data in RECIPES[model]:
+            assert data == "*" or data in DATASETS, (model, data)
+            if data in shapes:
+                build_model(model, shapes[data], 10)  # a data set named in the table fits the model
+        for data in DATASETS:
+            r = default_recipe(model, data)
+            assert 0 < r.lr <= 0.1 and 0 <= r.momentum < 1 and r.epochs >= 1 and r.batch_size >= 1, (model, data)
+            assert r.optimizer in OPTIMIZERS and r.schedule in SCHEDULES
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for model, data in [("mlp", "digits"), ("mlp", "mnist"), ("lenet", "mnist"), ("cifarnet", "cifar10")]:
+        measured = re.fullmatch(r"(\d+\.\d%) in (\d+ s|[\d.]+ min)", default_recipe(model, data).measured)
+        assert measured, (model, data)
+        assert measured[1] in readme, f"README states the accuracy of the default {model} on {data}"
+
+
+def test_the_default_command_takes_its_model_and_data_recipe_and_a_flag_overrides_it(tmp_path):
+    from toynn.cli.train import _plan
+
+    def settings(**given):
+        return _plan(tmp_path / "run", given, resume=False, fresh=False)[0]
+
+    s = settings(model="cifarnet", data="cifar10")  # issue 19, Why 2: lr 0.1 and 20 epochs trained to chance
+    assert (s["optimizer"], s["lr"], s["momentum"], s["epochs"], s["batch_size"]) == ("sgd", 0.02, 0.9, 4, 64)
+    assert s["schedule"] == "cosine" and s["seed"] == 0
+    assert settings(model="cifarnet", data="cifar10", lr=0.01, epochs=2)["lr"] == 0.01
+    assert (settings()["model"], settings()["lr"], settings()["epochs"]) == ("mlp", 0.1, 20)
+    assert settings(data="mnist")["epochs"] == 3
+    assert settings(model="lenet", data="mnist")["optimizer"] == "adam"
+
+
+def test_help_gives_each_default_commands_accuracy_and_time(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    from toynn.models.registry import default_recipe
+
+    assert default_recipe("cifarnet", "cifar10").measured in out and "--fresh" in out and "re-planned" in out
