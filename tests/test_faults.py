@@ -26,8 +26,8 @@ FILES = ["checkpoint.json", "checkpoint.safetensors", "config.json", "curves.png
 SEED = 19  # the plan of kills; a failure message names each kill, so a failing plan can be replayed
 
 
-def _train(out: Path, kill_at: str | None = None, kill_after: float | None = None) -> tuple[int, float]:
-    """Run `toynn train --out OUT --resume --fresh ARGS` in a fresh process -> (exit code, seconds it trained).
+def _train(out: Path, kill_at: str | None = None, kill_after: float | None = None) -> int:
+    """Run `toynn train --out OUT --resume --fresh ARGS` in a fresh process -> its exit code.
 
     kill_at: "POINT:K", the K-th arrival at checkpoint.fault_point(POINT) kills the process itself (inside a save).
     kill_after: seconds after the process has begun training (it prints "training ...") to SIGKILL it from here.
@@ -40,7 +40,6 @@ def _train(out: Path, kill_at: str | None = None, kill_after: float | None = Non
         lines.append(line)
         if line.startswith("training "):
             break
-    began = time.monotonic()
     if kill_after is not None:
         time.sleep(kill_after)
         if proc.poll() is None:
@@ -48,7 +47,7 @@ def _train(out: Path, kill_at: str | None = None, kill_after: float | None = Non
     rest, _ = proc.communicate(timeout=120)
     if proc.returncode not in (0, -signal.SIGKILL):
         pytest.fail(f"toynn train failed (exit {proc.returncode}):\n{''.join(lines)}{rest}")
-    return proc.returncode, time.monotonic() - began
+    return proc.returncode
 
 
 def _intact(out: Path) -> None:
@@ -78,7 +77,7 @@ def _assert_equal(a, b, where: str) -> None:
 
 def test_sigkill_at_random_points_then_resume_gives_the_uninterrupted_weights(tmp_path):
     reference, run = tmp_path / "reference", tmp_path / "run"
-    assert _train(reference)[0] == 0
+    assert _train(reference) == 0
     training = sum(e["seconds"] for e in json.loads((reference / "metrics.json").read_text())["epochs"])
     rng = random.Random(SEED)
     # inside a save: a complete temporary file not yet renamed ("written": config.json, then per epoch the
@@ -89,9 +88,9 @@ def test_sigkill_at_random_points_then_resume_gives_the_uninterrupted_weights(tm
     log, temp_files_seen = [], 0
     for how, when in plan:
         if how == "after":
-            code, _ = _train(run, kill_after=when)
+            code = _train(run, kill_after=when)
         else:
-            code, _ = _train(run, kill_at=f"{how}:{when}")
+            code = _train(run, kill_at=f"{how}:{when}")
         epoch = (
             checkpoint.load(run / "checkpoint.safetensors")["epoch"] if (run / "checkpoint.safetensors").exists() else 0
         )
@@ -101,7 +100,7 @@ def test_sigkill_at_random_points_then_resume_gives_the_uninterrupted_weights(tm
     print("\n".join(log))  # shown with -s, and on failure
     assert sum("exit -9" in line for line in log) >= 4, log  # the kills happened
     assert temp_files_seen > 0, log  # and some left temporary files for the next start to remove
-    assert _train(run)[0] == 0, log
+    assert _train(run) == 0, log
     _assert_equal(_state(run), _state(reference), "checkpoint")
     history = json.loads((run / "metrics.json").read_text())["epochs"]
     expected = json.loads((reference / "metrics.json").read_text())["epochs"]
