@@ -82,9 +82,11 @@ def _list_of(value, name: str) -> list:
 def write_atomic(path, data: bytes) -> Path:
     """Replace the file `path` by `data` atomically: readers (and a run killed meanwhile) see old or new, never half.
 
-    The bytes go to a temporary file in the same folder, are flushed to disk, then renamed over `path`.
+    The bytes go to a temporary file in the same folder, are flushed to disk, then renamed over `path`. Temporary
+    files that an earlier write to `path` left when its process was killed (full copies each) are removed first.
     """
     path = Path(path)
+    remove_temp_files(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -144,12 +146,12 @@ def save(state: dict, path, sidecar: dict | None = None) -> Path:
     arrays: dict = {}
     tree = _flatten(state, "", arrays)
     blob = st_save(arrays, metadata={"format": FORMAT, "state": json.dumps(tree)})
-    for old in (path, path.with_suffix(".json")):  # left by a run killed inside an earlier save: full copies each
-        remove_temp_files(old)
     write_atomic(path, blob)
     fault_point("saved")
     if sidecar is not None:
         write_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=1, default=float).encode())
+    else:  # no sidecar to write, whose write would remove what a killed earlier save of it left
+        remove_temp_files(path.with_suffix(".json"))
     return path
 
 

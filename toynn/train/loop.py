@@ -232,7 +232,6 @@ def _save(run_dir: Path, model, optimizer, scheduler, history: History, epoch: i
         "history": history.epochs,
     }
     checkpoint.save(state, run_dir / "checkpoint.safetensors", sidecar={"epoch": epoch, **(extra or {})})
-    checkpoint.remove_temp_files(run_dir / "metrics.json")
     checkpoint.write_atomic(run_dir / "metrics.json", _to_json({"epochs": history.epochs}).encode())
 
 
