@@ -68,8 +68,7 @@ class MaxPool2d(Function):
                 xp.maximum(y[n], v, out=y[n])  # NaN propagates, as in PyTorch
             _first_max(part, y[n], xp, self.arg[n])
 
-        if x.shape[0]:  # an empty batch has nothing to split across threads
-            parallel(images, x.shape[0], xp, _images_per_part(x.shape[0], x.shape[1], out_hw))
+        parallel(images, x.shape[0], xp, _images_per_part(x.shape[0], x.shape[1], out_hw))
         if xp.isnan(y).any():  # PyTorch's switch is the last NaN of the window
             for t, v in enumerate(taps):
                 xp.copyto(self.arg, t, where=xp.isnan(v))
@@ -77,8 +76,6 @@ class MaxPool2d(Function):
 
     def backward(self, g):  # the adjoint of the gather at the switches: g goes back to each window's winner
         xp = array_module(g)
-        if g.shape[0] == 0:  # an empty batch
-            return xp.zeros(self.x_shape, dtype=g.dtype)
 
         def part(t, n, out):
             return xp.multiply(g[n], self.arg[n] == t, out=out)
@@ -128,8 +125,6 @@ class AvgPool2d(Function):
     def backward(self, g):  # adjoint of a window sum: spread g / divisor over each window
         xp = array_module(g)
         kernel, stride, padding, out_hw = self.geom
-        if g.shape[0] == 0:  # an empty batch
-            return xp.zeros(self.x_shape, dtype=g.dtype)
         g = g / self.divisor
 
         def part(t, n, out):
