@@ -152,8 +152,8 @@ def _step(name, toynn, torch, shapes, forward, x_shape):
         tF.cross_entropy(forward(tc, tF, xs, *ours), ys).backward()
         for p, v in zip(ours, velocity):
             v *= 0.9
-            v += p.grad.data
-            p.data -= 0.01 * v
+            v += p.grad.array
+            p.array -= 0.01 * v
 
     def run_theirs():
         for p in theirs:

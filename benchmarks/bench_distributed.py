@@ -172,7 +172,7 @@ def time_training(dist, build, shape, batch: int, steps: int) -> dict:
     step, compute, wait, reduce = (_median_ms(list(column)) for column in zip(*times))
     samples_per_s = batch * dist.world_size / (step / 1e3)
     return {"batch": batch, "step_ms": step, "compute_ms": compute, "wait_ms": wait, "allreduce_ms": reduce,
-            "params": sum(p.data.size for p in params), "samples_per_s": samples_per_s}  # fmt: skip
+            "params": sum(p.array.size for p in params), "samples_per_s": samples_per_s}  # fmt: skip
 
 
 def time_allreduce(dist, reps: int = 20) -> list[dict]:
@@ -201,7 +201,7 @@ def time_buckets(dist, reps: int = 50) -> dict:
 
     model = nn.Sequential(*[nn.Linear(32, 32) for _ in range(100)])
     params = list(model.parameters())
-    out = {"tensors": len(params), "floats": sum(p.data.size for p in params)}
+    out = {"tensors": len(params), "floats": sum(p.array.size for p in params)}
     for name, bucket_mb in (("per_tensor_ms", 1e-9), ("bucketed_ms", 4.0)):
         d = Distributed(dist.comm, bucket_mb=bucket_mb)
         times = []

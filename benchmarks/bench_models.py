@@ -72,7 +72,7 @@ def _pair(toynn, torch, name: str, batch: int):
     ps, qs = list(ours.parameters()), list(theirs.parameters())
     assert [p.shape for p in ps] == [tuple(q.shape) for q in qs], f"{name}: the twins' parameters differ"
     for p, q in zip(ps, qs):
-        q.data.copy_(torch.from_numpy(p.data.copy()))
+        q.data.copy_(torch.from_numpy(p.array.copy()))
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, *shape), dtype=np.float32)
     y = rng.integers(0, 10, batch)

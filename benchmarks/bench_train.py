@@ -8,7 +8,7 @@ from harness import compare
 
 def _copy_weights(torch, ours, theirs) -> None:
     for p, q in zip(ours.parameters(), theirs.parameters()):
-        q.data.copy_(torch.from_numpy(p.data.copy()))
+        q.data.copy_(torch.from_numpy(p.array.copy()))
 
 
 def _step_pair(toynn, torch, build, x: np.ndarray, y: np.ndarray, lr: float = 0.01):

@@ -86,7 +86,7 @@ class ToynnRunner:
         self.opt = make_optimizer(optim, self.model.parameters(), args)
 
     def initial_state(self) -> dict[str, np.ndarray]:
-        return {k: v.data.copy() for k, v in self.model.state_dict().items()}
+        return {k: v.array.copy() for k, v in self.model.state_dict().items()}
 
     def set_lr(self, lr: float) -> None:
         for group in self.opt.param_groups:
@@ -100,7 +100,7 @@ class ToynnRunner:
     def predict(self, x: np.ndarray) -> np.ndarray:
         self.model.eval()
         with self.toynn.no_grad():
-            out = self.model(self.toynn.tensor(x)).data.argmax(1)
+            out = self.model(self.toynn.tensor(x)).array.argmax(1)
         self.model.train()
         return out
 

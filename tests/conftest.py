@@ -104,7 +104,7 @@ def _default_device(request, backend, monkeypatch):
 
     def init_on_device(self, data, requires_grad=False, dtype=None):
         init(self, data, requires_grad, dtype)
-        if device_of(self.data) == "cpu":
-            self.data = to_device(self.data, "cuda")
+        if device_of(self.array) == "cpu":
+            self.array = to_device(self.array, "cuda")
 
     monkeypatch.setattr(Tensor, "__init__", init_on_device)

@@ -2,7 +2,7 @@
 
 Under --backend cupy or fake, every Tensor made from host data lands on the device (see conftest.py), and CuPy
 refuses to mix its arrays with NumPy's, as the fake does. Tests therefore read results with host(...) and give
-host arrays to toynn with like(...), never with np.asarray(t.data) or `t.data * numpy_array`.
+host arrays to toynn with like(...), never with np.asarray(t.array) or `t.array * numpy_array`.
 """
 
 from __future__ import annotations

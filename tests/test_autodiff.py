@@ -67,20 +67,20 @@ def test_grad_leaves_every_grad_as_it_was():
     x = _t(np.linspace(-1, 1, 4)).requires_grad_()
     w = model[0].weight
     w.grad = toynn.ones(*w.shape, dtype=toynn.float64)
-    before = w.grad.data.copy()
+    before = w.grad.array.copy()
     g = grad(lambda v: (model(v) ** 2).sum())(x)
-    assert g.shape == (4,) and np.abs(g.data).max() > 0
+    assert g.shape == (4,) and np.abs(g.array).max() > 0
     assert x.grad is None and model[0].bias.grad is None and model[2].weight.grad is None
-    np.testing.assert_array_equal(w.grad.data, before)
+    np.testing.assert_array_equal(w.grad.array, before)
 
 
 def test_grad_with_several_argnums_and_value_and_grad():
     a, b = _t([1.0, 2.0]), _t([3.0, -1.0])
     value, (ga, gb) = value_and_grad(lambda a, b: (a * b * b).sum(), (0, 1))(a, b)
     assert value.item() == pytest.approx(1 * 9 + 2 * 1)
-    np.testing.assert_allclose(ga.data, b.data**2)
-    np.testing.assert_allclose(gb.data, 2 * a.data * b.data)
-    assert grad(lambda a, b: (a * b).sum(), argnums=-1)(a, b).data.tolist() == [1.0, 2.0]
+    np.testing.assert_allclose(ga.array, b.array**2)
+    np.testing.assert_allclose(gb.array, 2 * a.array * b.array)
+    assert grad(lambda a, b: (a * b).sum(), argnums=-1)(a, b).array.tolist() == [1.0, 2.0]
 
 
 def test_grad_of_a_non_scalar_and_bad_argnums_are_refused():
@@ -91,19 +91,19 @@ def test_grad_of_a_non_scalar_and_bad_argnums_are_refused():
 
 
 def test_grad_of_a_constant_function_is_zero():
-    assert grad(lambda x: toynn.tensor(2.0, dtype=toynn.float64))(_t([1.0, 2.0])).data.tolist() == [0.0, 0.0]
+    assert grad(lambda x: toynn.tensor(2.0, dtype=toynn.float64))(_t([1.0, 2.0])).array.tolist() == [0.0, 0.0]
 
 
 def test_vjp_is_v_transpose_jacobian_and_can_be_called_twice(rng):
     model = _mlp()
     x = _t(rng.standard_normal((2, 4)))
     out, vjp_fn = vjp(model, x)
-    np.testing.assert_allclose(out.data, model(x).data)
+    np.testing.assert_allclose(out.array, model(x).array)
     v = rng.standard_normal((2, 3))
     (g1,), (g2,) = vjp_fn(like(v, out)), vjp_fn(toynn.tensor(v))  # an array or a Tensor
     J = host(jacrev(model)(x))  # (2, 3, 2, 4)
-    np.testing.assert_allclose(g1.data, np.einsum("ij,ijkl->kl", v, J), rtol=1e-12)
-    np.testing.assert_array_equal(g1.data, g2.data)
+    np.testing.assert_allclose(g1.array, np.einsum("ij,ijkl->kl", v, J), rtol=1e-12)
+    np.testing.assert_array_equal(g1.array, g2.array)
     with pytest.raises(ShapeError, match="cotangent has shape"):
         vjp_fn(np.ones(3))
 
@@ -117,9 +117,9 @@ def test_jacfwd_and_jacrev_agree_with_finite_differences_on_an_mlp(rng):
     x = _t(rng.standard_normal((2, 4)))
     jf, jr = jacfwd(model)(x), jacrev(model)(x)
     assert jf.shape == jr.shape == (2, 3, 2, 4)
-    np.testing.assert_allclose(jf.data, jr.data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(jf.array, jr.array, rtol=1e-12, atol=1e-14)
     num = numerical_jacobian(model, [x])[0][0]  # (6, 8)
-    np.testing.assert_allclose(jr.data.reshape(6, 8), num, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(jr.array.reshape(6, 8), num, rtol=1e-6, atol=1e-9)
 
 
 def test_jacobians_with_respect_to_weights(rng):
@@ -133,9 +133,9 @@ def test_jacobians_with_respect_to_weights(rng):
     jf, jr = jacfwd(f, (1, 4))(x, *params), jacrev(f, (1, 4))(x, *params)
     assert jf[0].shape == (3, 3, 5, 4) and jf[1].shape == (3, 3, 3)
     for a, b in zip(jf, jr):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-12, atol=1e-14)
     num = numerical_jacobian(lambda w: f(x, w, *params[1:]), [params[0].clone()])[0][0]
-    np.testing.assert_allclose(jr[0].data.reshape(9, 20), num, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(jr[0].array.reshape(9, 20), num, rtol=1e-6, atol=1e-9)
 
 
 def test_jacfwd_and_jacrev_agree_on_a_cnn_like_function(rng):
@@ -144,8 +144,8 @@ def test_jacfwd_and_jacrev_agree_on_a_cnn_like_function(rng):
     assert jf[0].shape == (2, 1, 1, 1, 5, 5) and jf[1].shape == (2, 1, 1, 2, 9)
     num = numerical_jacobian(_cnn_like, [x.clone(), w.clone()])[0]
     for a, b, n in zip(jf, jr, num):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(b.data.reshape(n.shape), n, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(b.array.reshape(n.shape), n, rtol=1e-6, atol=1e-8)
 
 
 def _conv_ops():
@@ -173,8 +173,8 @@ def test_jacfwd_and_jacrev_agree_on_a_small_cnn(rng):
     assert jf[0].shape == (1, 2, 2, 1, 2, 5, 5) and jf[1].shape == (1, 2, 2, 3, 2, 3, 3)
     num = numerical_jacobian(f, [x.clone(), w.clone(), b.clone()])[0]
     for a, r, n in zip(jf, jr, num):
-        np.testing.assert_allclose(a.data, r.data, rtol=1e-11, atol=1e-13)
-        np.testing.assert_allclose(r.data.reshape(n.shape), n, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(a.array, r.array, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(r.array.reshape(n.shape), n, rtol=1e-6, atol=1e-8)
 
 
 def test_jacobians_match_pytorch(torch, rng):
@@ -186,16 +186,16 @@ def test_jacobians_match_pytorch(torch, rng):
     ours = jacrev(lambda x: f(toynn, x))(_t(a))
     theirs = torch.autograd.functional.jacobian(lambda x: f(torch, x), torch.tensor(a))
     assert ours.shape == tuple(theirs.shape)
-    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(jacfwd(lambda x: f(toynn, x))(_t(a)).data, theirs.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(jacfwd(lambda x: f(toynn, x))(_t(a)).array, theirs.numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_jacobians_of_scalars_and_constants():
     assert jacfwd(lec.lecture_j)(_t(1.5)).shape == ()
     assert jacrev(lec.lecture_j)(_t(1.5)).item() == pytest.approx(lec.lecture_j_closed_form(1.5), rel=1e-12)
     zero = jacrev(lambda x: toynn.ones(2, dtype=toynn.float64))(_t([1.0, 2.0, 3.0]))
-    assert zero.shape == (2, 3) and not zero.data.any()
-    assert not jacfwd(lambda x: toynn.ones(2, dtype=toynn.float64))(_t([1.0, 2.0, 3.0])).data.any()
+    assert zero.shape == (2, 3) and not zero.array.any()
+    assert not jacfwd(lambda x: toynn.ones(2, dtype=toynn.float64))(_t([1.0, 2.0, 3.0])).array.any()
 
 
 def test_jvp_on_an_mlp_matches_a_central_difference(rng):
@@ -204,8 +204,8 @@ def test_jvp_on_an_mlp_matches_a_central_difference(rng):
     _, du = jvp(model, (_t(x),), (_t(u),))
     eps = 1e-6
     with toynn.no_grad():
-        num = (model(_t(x + eps * u)).data - model(_t(x - eps * u)).data) / (2 * eps)
-    np.testing.assert_allclose(du.data, num, rtol=1e-7, atol=1e-9)
+        num = (model(_t(x + eps * u)).array - model(_t(x - eps * u)).array) / (2 * eps)
+    np.testing.assert_allclose(du.array, num, rtol=1e-7, atol=1e-9)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,8 +292,8 @@ def test_logistic_regression_by_hand_matches_autograd():
     J, names = lec.logistic_regression_graph(theta, x, y_star)
     J.backward()
     assert hand["J"] == pytest.approx(J.item(), rel=1e-14) and hand["J"] < 0  # a log-likelihood, maximised
-    np.testing.assert_allclose(hand["dJ/dtheta"], names["theta"].grad.data, rtol=1e-13)
-    np.testing.assert_allclose(hand["dJ/dx"], names["x"].grad.data, rtol=1e-13)
+    np.testing.assert_allclose(hand["dJ/dtheta"], names["theta"].grad.array, rtol=1e-13)
+    np.testing.assert_allclose(hand["dJ/dx"], names["x"].grad.array, rtol=1e-13)
     assert hand["dJ/da"] == pytest.approx(y_star - hand["y"], rel=1e-12)  # the well-known simplification
 
 
@@ -304,7 +304,7 @@ def test_one_hidden_layer_by_hand_matches_autograd(rng):
     J.backward()
     assert hand["J"] == pytest.approx(J.item(), rel=1e-14)
     for key, name in (("dJ/dalpha", "alpha"), ("dJ/dbeta", "beta"), ("dJ/dx", "x")):
-        np.testing.assert_allclose(hand[key], names[name].grad.data, rtol=1e-12, err_msg=key)
+        np.testing.assert_allclose(hand[key], names[name].grad.array, rtol=1e-12, err_msg=key)
 
 
 def test_logistic_regression_backward_runs_in_the_lectures_order():

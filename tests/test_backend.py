@@ -46,11 +46,11 @@ def tol(cp):
 def on_device(*tensors):
     for t in tensors:
         assert t.device == "cuda", f"expected a tensor on the device, got one on {t.device}"
-        assert array_module(t.data) is not np
+        assert array_module(t.array) is not np
 
 
 def host(x):
-    return to_device(x.data if isinstance(x, toynn.Tensor) else x, "cpu")
+    return to_device(x.array if isinstance(x, toynn.Tensor) else x, "cpu")
 
 
 def close(actual, expected, tol):
@@ -66,15 +66,15 @@ def test_tensor_moves_and_gradient_comes_back(cp):
     (y * y).sum().backward()  # the gradient crosses back to the CPU leaf
     assert x.grad.device == "cpu"
     np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy())
-    on_device(toynn.tensor(y.data), toynn.Tensor(cp.ones(3)))
-    assert toynn.tensor(y.data).data is not y.data  # tensor() copies, on the device
+    on_device(toynn.tensor(y.array), toynn.Tensor(cp.ones(3)))
+    assert toynn.tensor(y.array).data is not y.array  # tensor() copies, on the device
 
 
 def test_arrays_do_not_mix_silently(cp):
     """The fake (and CuPy) refuse NumPy arrays next to device arrays, so an op that makes one is caught."""
     a = toynn.ones(3, device="cuda")
     with pytest.raises(TypeError):
-        np.asarray(a.data)
+        np.asarray(a.array)
     with pytest.raises((TypeError, ValueError)):
         a + toynn.ones(3)
 
@@ -89,7 +89,7 @@ def test_the_fake_catches_a_host_array_in_an_op(cp):
     assert HostZeros.apply(toynn.ones(3)).device == "cpu"
     with pytest.raises(TypeError):
         HostZeros.apply(toynn.ones(3, device="cuda"))
-    assert array_module(toynn.ones(3, device="cuda").sum().data) is cp  # reductions stay 0-d device arrays
+    assert array_module(toynn.ones(3, device="cuda").sum().array) is cp  # reductions stay 0-d device arrays
 
 
 MODELS = {

@@ -346,7 +346,7 @@ def test_forward_matches_oracle(case, rng, rows):
     out = case.fn(toynn, *_inputs(case, arrays, np.float64))
     expected = case.ref(*arrays)
     assert out.shape == expected.shape
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
@@ -364,13 +364,13 @@ def test_matches_torch(case, dtype, tol, rng, torch, rows):
     out, ref = case.fn(toynn, *ours), case.fn(torch, *theirs)
     assert tuple(out.shape) == tuple(ref.shape)
     assert out.dtype == dtype
-    assert _rel_err(out.data, ref.detach().numpy()) < tol
+    assert _rel_err(out.array, ref.detach().numpy()) < tol
     cot = np.random.default_rng(1).standard_normal(ref.shape).astype(dtype)
     out.backward(cot)
     ref.backward(torch.tensor(cot))
     for i, (x, t) in enumerate(zip(ours, theirs)):
         assert x.grad.dtype == dtype
-        assert _rel_err(x.grad.data, t.grad.numpy()) < tol, f"gradient of input {i}"
+        assert _rel_err(x.grad.array, t.grad.numpy()) < tol, f"gradient of input {i}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
@@ -444,11 +444,11 @@ def test_chunked_columns_give_the_same_result(chunk, rng, torch, monkeypatch, ro
         g = rng.standard_normal(ty.shape)
         y.backward(g)
         ty.backward(torch.tensor(g))
-        for ours, theirs in [(y.data, ty.detach()), (a.grad.data, ta.grad), (b.grad.data, tb.grad)]:
+        for ours, theirs in [(y.array, ty.detach()), (a.grad.array, ta.grad), (b.grad.array, tb.grad)]:
             np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-12)
         u = rng.standard_normal((5, w_shape[0], 3, 3))
         np.testing.assert_allclose(
-            tc.conv_transpose2d(toynn.tensor(u), toynn.tensor(w[:, :2]), stride=2).data,
+            tc.conv_transpose2d(toynn.tensor(u), toynn.tensor(w[:, :2]), stride=2).array,
             F_.conv_transpose2d(torch.tensor(u), torch.tensor(w[:, :2]), stride=2).numpy(),
             rtol=1e-10,
             atol=1e-12,
@@ -466,12 +466,12 @@ def test_channels_first_output_chains_through_elementwise_ops(rng, torch):
         return F(m).conv2d(h, w2, padding=1).flatten(1)
 
     y, ty = net(toynn, *ours), net(torch, *theirs)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
     g = rng.standard_normal(ty.shape)
     y.backward(g)
     ty.backward(torch.tensor(g))
     for a, t in zip(ours, theirs):
-        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a.grad.array, t.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_weight_only_and_input_only_gradients(rng):
@@ -480,7 +480,7 @@ def test_weight_only_and_input_only_gradients(rng):
     w.requires_grad_()
     tc.conv2d(x, w, padding=1).sum().backward()
     assert x.grad is None and w.grad.shape == w.shape
-    x2, w2 = toynn.tensor(x.data, requires_grad=True), toynn.tensor(w.data)
+    x2, w2 = toynn.tensor(x.array, requires_grad=True), toynn.tensor(w.array)
     tc.conv_transpose2d(x2[:, :, :3, :3].reshape(2, 3, 3, 3), w2[:3], stride=2).sum().backward()
     assert x2.grad.shape == x2.shape and w2.grad is None
 
@@ -497,7 +497,7 @@ def test_lecture_4x4_input_3x3_kernel_gives_2x2():
     x, w = toynn.ones(1, 1, 4, 4), toynn.ones(1, 1, 3, 3)
     y = tc.conv2d(x, w)
     assert y.shape == (1, 1, 2, 2)
-    assert (y.data == 9).all()
+    assert (y.array == 9).all()
     assert tc.output_size("conv", 4, 3) == 2
 
 
@@ -515,13 +515,13 @@ def test_padding_mode_then_conv_matches_torch_conv_layer(mode, rng, torch):
         toynn.tensor(layer.weight.detach().numpy()),
         toynn.tensor(layer.bias.detach().numpy()),
     )
-    np.testing.assert_allclose(ours.data, layer(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.array, layer(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_pad_nd_constant_is_ops_pad():
     x = toynn.ones(1, 2, 2)
-    np.testing.assert_array_equal(tc.pad_nd(x, (1, 0), "zeros").data, [[[0, 1, 1], [0, 1, 1]]])
-    np.testing.assert_array_equal(tc.pad_nd(x, (0, 1), value=5).data[0, :, -1], [5, 5])
+    np.testing.assert_array_equal(tc.pad_nd(x, (1, 0), "zeros").array, [[[0, 1, 1], [0, 1, 1]]])
+    np.testing.assert_array_equal(tc.pad_nd(x, (0, 1), value=5).array[0, :, -1], [5, 5])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -591,7 +591,7 @@ def test_separable_conv_equals_two_1d_convs(rng):
         toynn.tensor(row.reshape(1, 1, 1, 3)),
         padding=(0, 1),
     )
-    np.testing.assert_allclose(full.data, two.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(full.array, two.array, rtol=1e-12, atol=1e-12)
 
 
 def test_separate_gives_the_best_rank_one_pair_and_its_residual(rng):
@@ -619,7 +619,7 @@ def test_lecture_4x9_convolution_matrix():
     np.testing.assert_array_equal(c, expected)
     x, kernel = np.arange(9.0), np.array([[w00, w01], [w10, w11]])
     y = tc.conv2d(toynn.tensor(x.reshape(1, 1, 3, 3)), toynn.tensor(kernel[None, None]))
-    np.testing.assert_array_equal(c @ x, y.data.ravel())
+    np.testing.assert_array_equal(c @ x, y.array.ravel())
 
 
 @pytest.mark.parametrize(
@@ -636,7 +636,7 @@ def test_conv_matrix_is_conv_and_its_transpose_is_conv_transpose(size, k, kw, rn
     c = tc.conv_matrix(kernel, size, **kw)
     x = rng.standard_normal(size)
     y = tc.conv2d(toynn.tensor(x[None, None]), toynn.tensor(kernel[None, None]), **kw)
-    np.testing.assert_allclose(c @ x.ravel(), y.data.ravel(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(c @ x.ravel(), y.array.ravel(), rtol=1e-12, atol=1e-12)
     v = rng.standard_normal(y.shape[2:])
     s, p, d = (np.broadcast_to(kw.get(a, b), 2) for a, b in [("stride", 1), ("padding", 0), ("dilation", 1)])
     a = tuple(
@@ -644,7 +644,7 @@ def test_conv_matrix_is_conv_and_its_transpose_is_conv_transpose(size, k, kw, rn
         for n, o, kk, ss, pp, dd in zip(size, y.shape[2:], k, s, p, d)
     )
     t = tc.conv_transpose2d(toynn.tensor(v[None, None]), toynn.tensor(kernel[None, None]), output_padding=a, **kw)
-    np.testing.assert_allclose(c.T @ v.ravel(), t.data.ravel(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(c.T @ v.ravel(), t.array.ravel(), rtol=1e-12, atol=1e-12)
 
 
 def test_conv_matrix_sparse_matches_dense(rng):

@@ -51,12 +51,12 @@ def test_fused_bias_matches_conv_plus_broadcast_add(dtype, tol, rng):
     y = cv.Conv2dBias.apply(*fused, **geom)
     y_ref = cv.Conv2d.apply(plain[0], plain[1], **geom) + plain[2].reshape(1, -1, 1, 1)
     assert y.dtype == dtype
-    np.testing.assert_allclose(y.data, y_ref.data, rtol=tol, atol=tol)
+    np.testing.assert_allclose(y.array, y_ref.array, rtol=tol, atol=tol)
     g = rng.standard_normal(y.shape).astype(dtype)
     y.backward(g)
     y_ref.backward(g)
     for a, r in zip(fused, plain):
-        np.testing.assert_allclose(a.grad.data, r.grad.data, rtol=tol, atol=tol * 10)
+        np.testing.assert_allclose(a.grad.array, r.grad.array, rtol=tol, atol=tol * 10)
 
 
 def test_fused_bias_node_is_used_by_conv2d(rng):
@@ -72,7 +72,7 @@ def test_scratch_buffers_left_by_other_calls_do_not_leak(rng):
         cv.conv(big, rng.standard_normal((3, 8, 5, 5)), (1, 1), ((2, 2), (2, 2)), (1, 1), 1)
         x, w = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3))
         y = toynn.conv.conv2d(toynn.tensor(x), toynn.tensor(w), padding=padding)
-        np.testing.assert_allclose(y.data, oracle.conv2d(x, w, padding=padding), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(y.array, oracle.conv2d(x, w, padding=padding), rtol=1e-12, atol=1e-12)
 
 
 def test_batch_split_across_threads_matches_one_thread(threads, rng, monkeypatch):
@@ -90,7 +90,7 @@ def test_batch_split_across_threads_matches_one_thread(threads, rng, monkeypatch
         y = toynn.conv.max_pool2d(h, 2) + toynn.conv.avg_pool2d(h, 3, stride=2, padding=1)  # (7, 6, 5, 5)
         y = y.sum(1) + toynn.conv.conv2d(a, d, stride=2, padding=1).sum(1)  # (7, 5, 5)
         y.backward(np.cos(np.arange(y.numel())).reshape(y.shape))
-        return [y.data, a.grad.data, bw.grad.data, c.grad.data, d.grad.data]
+        return [y.array, a.grad.array, bw.grad.array, c.grad.array, d.grad.array]
 
     threads(1)
     one = run()

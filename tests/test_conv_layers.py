@@ -159,17 +159,17 @@ def test_layer_matches_torch(case, dtype, tol, rng, torch):
     x, tx = toynn.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
     out, ref = call(ours, x), call(theirs, tx)
     assert tuple(out.shape) == tuple(ref.shape) and out.dtype == dtype
-    assert _rel_err(out.data, ref.detach().numpy()) < tol
+    assert _rel_err(out.array, ref.detach().numpy()) < tol
     cot = rng.standard_normal(ref.shape).astype(dtype)
     out.backward(cot)
     ref.backward(torch.tensor(cot))
     assert x.grad.dtype == dtype
-    assert _rel_err(x.grad.data, tx.grad.numpy()) < tol, "input gradient"
+    assert _rel_err(x.grad.array, tx.grad.numpy()) < tol, "input gradient"
     tparams = dict(theirs.named_parameters())
     assert sorted(tparams) == sorted(name for name, _ in ours.named_parameters())
     for name, p in ours.named_parameters():
         assert p.grad.dtype == dtype
-        assert _rel_err(p.grad.data, tparams[name].grad.numpy()) < tol, name
+        assert _rel_err(p.grad.array, tparams[name].grad.numpy()) < tol, name
 
 
 GRADCHECK = ["Conv1d/same-reflect", "Conv2d/circular", "Conv2d/depthwise", "ConvTranspose2d/output_size"]
@@ -202,9 +202,9 @@ def test_max_pool_indices_and_unpool_match_torch(nd, rng, torch):
             tu = torch.tensor(y.numpy(), requires_grad=True)
             out, ref = unpool(u, idx, output_size=size), tunpool(tu, tidx, output_size=size)
             assert tuple(out.shape) == tuple(ref.shape) == shape
-            np.testing.assert_array_equal(out.data, ref.detach().numpy())
-            kept = host(out.data) != 0  # the maxima are back where they were, zeros elsewhere
-            np.testing.assert_array_equal(host(out.data)[kept], x_np[kept])
+            np.testing.assert_array_equal(out.array, ref.detach().numpy())
+            kept = host(out.array) != 0  # the maxima are back where they were, zeros elsewhere
+            np.testing.assert_array_equal(host(out.array)[kept], x_np[kept])
             cot = rng.standard_normal(shape)
             out.backward(cot)
             ref.backward(torch.tensor(cot))
@@ -284,14 +284,14 @@ def test_default_init_is_torchs_uniform(name, args, kw, torch):
     ours, theirs = getattr(nn, name)(*args, **kw), getattr(torch.nn, name)(*args, **kw)
     fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(theirs.weight)
     bound = 1 / math.sqrt(fan_in)
-    w, b = ours.weight.data, ours.bias.data
+    w, b = ours.weight.array, ours.bias.array
     assert np.abs(w).max() <= bound * (1 + 1e-6) and np.abs(b).max() <= bound * (1 + 1e-6)
     assert np.abs(w).max() > 0.98 * bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.03 * bound and abs(w.mean()) < 0.03 * bound
     # and PyTorch's own draw has the same spread
     assert abs(w.std() - theirs.weight.detach().numpy().std()) < 0.04 * bound
     toynn.manual_seed(0)
-    np.testing.assert_array_equal(getattr(nn, name)(*args, **kw).weight.data, w)  # seeded
+    np.testing.assert_array_equal(getattr(nn, name)(*args, **kw).weight.array, w)  # seeded
 
 
 SAME_REPR = [
@@ -384,7 +384,7 @@ def test_depthwise_separable_is_depthwise_then_pointwise(rng, torch):
     ref = F.conv2d(
         F.conv2d(torch.tensor(x), t["depthwise.weight"], groups=3), t["pointwise.weight"], t["pointwise.bias"]
     )
-    assert _rel_err(out.data, ref.numpy()) < 1e-12
+    assert _rel_err(out.array, ref.numpy()) < 1e-12
 
 
 def test_depthwise_separable_options(rng, torch):
@@ -394,10 +394,10 @@ def test_depthwise_separable_options(rng, torch):
     x = rng.standard_normal((2, 4, 9, 9))
     F = torch.nn.functional
     ref = F.conv2d(
-        F.conv2d(torch.tensor(x), torch.tensor(host(layer.depthwise.weight.data)), stride=2, padding=1, groups=4),
-        torch.tensor(host(layer.pointwise.weight.data)),
+        F.conv2d(torch.tensor(x), torch.tensor(host(layer.depthwise.weight.array)), stride=2, padding=1, groups=4),
+        torch.tensor(host(layer.pointwise.weight.array)),
     )
-    assert _rel_err(layer(toynn.tensor(x)).data, ref.numpy()) < 1e-12
+    assert _rel_err(layer(toynn.tensor(x)).array, ref.numpy()) < 1e-12
 
 
 SOBEL = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
@@ -407,13 +407,13 @@ SOBEL = np.array([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])
 def test_spatially_separable_from_sobel_is_the_sobel_conv(kw, rng, torch):
     layer = nn.SpatiallySeparableConv2d.from_kernel(SOBEL, dtype=np.float64, **kw)
     assert layer.column.weight.shape == (1, 1, 3, 1) and layer.row.weight.shape == (1, 1, 1, 3)
-    outer = np.outer(host(layer.column.weight.data).ravel(), host(layer.row.weight.data).ravel())
+    outer = np.outer(host(layer.column.weight.array).ravel(), host(layer.row.weight.array).ravel())
     np.testing.assert_allclose(outer, SOBEL, atol=1e-12)
     x = rng.standard_normal((2, 1, 10, 11))
     out = layer(toynn.tensor(x))
     ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(SOBEL).reshape(1, 1, 3, 3), **kw)
     assert out.dtype == np.float64 and tuple(out.shape) == tuple(ref.shape)
-    np.testing.assert_allclose(out.data, ref.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out.array, ref.numpy(), rtol=0, atol=1e-12)
 
 
 def test_rank_two_kernel_reports_a_residual(rng, torch):
@@ -428,7 +428,7 @@ def test_rank_two_kernel_reports_a_residual(rng, torch):
         lost = torch.nn.functional.conv2d(
             torch.tensor(x), torch.tensor(parts.residual).reshape(1, 1, 3, 3), padding=1
         ).numpy()
-        np.testing.assert_allclose(host(layer(toynn.tensor(x)).data) + lost, full, atol=1e-12)  # what is lost
+        np.testing.assert_allclose(host(layer(toynn.tensor(x)).array) + lost, full, atol=1e-12)  # what is lost
     assert toynn.conv.separate(SOBEL).exact
 
 
@@ -443,7 +443,7 @@ def test_spatially_separable_layer_matches_two_torch_convs(rng, torch):
     F, w = torch.nn.functional, {k: torch.tensor(v.numpy()) for k, v in layer.state_dict().items()}
     ref = F.conv2d(torch.tensor(x), w["column.weight"], stride=(2, 1), padding=(1, 0))
     ref = F.conv2d(ref, w["row.weight"], w["row.bias"], padding=(0, 2))
-    assert _rel_err(layer(toynn.tensor(x)).data, ref.numpy()) < 1e-12
+    assert _rel_err(layer(toynn.tensor(x)).array, ref.numpy()) < 1e-12
 
 
 # ---------------------------------------------------------------------------------------------
@@ -493,11 +493,11 @@ def test_ported_pytorch_lenet_matches_torch(rng, torch):
     x = rng.standard_normal((8, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 8)
     out, ref = ours(toynn.tensor(x)), theirs(torch.tensor(x))
-    assert out.shape == (8, 10) and _rel_err(out.data, ref.detach().numpy()) < 1e-4
+    assert out.shape == (8, 10) and _rel_err(out.array, ref.detach().numpy()) < 1e-4
     toynn.nn.functional.cross_entropy(out, toynn.tensor(y)).backward()
     torch.nn.functional.cross_entropy(ref, torch.tensor(y)).backward()
     for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
-        assert _rel_err(p.grad.data, tp.grad.numpy()) < 1e-4, name
+        assert _rel_err(p.grad.array, tp.grad.numpy()) < 1e-4, name
 
 
 def test_model_zoo_lenet_and_cifarnet_match_torch_sequentials(rng, torch):
@@ -519,7 +519,7 @@ def test_model_zoo_lenet_and_cifarnet_match_torch_sequentials(rng, torch):
         assert sum(p.numel() for p in ours.parameters()) == count
         copy_into_torch(ours, theirs, torch)
         x = rng.standard_normal(shape).astype(np.float32)
-        assert _rel_err(ours(toynn.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy()) < 1e-4
+        assert _rel_err(ours(toynn.tensor(x)).array, theirs(torch.tensor(x)).detach().numpy()) < 1e-4
     assert LeNet5((3, 32, 32), 5)(toynn.randn(2, 3, 32, 32)).shape == (2, 5)
     with pytest.raises(ShapeError, match="LeNet5: the input is too small"):
         LeNet5((1, 8, 8))

@@ -547,7 +547,7 @@ def test_image_folder_pngs(tmp_path):
     assert ds.data.shape == (9, 3, 5, 6) and ds.targets.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     x, y = ds[8]  # cat, the brightest: pure red
     assert x.shape == (3, 5, 6) and x.dtype == np.float32
-    np.testing.assert_allclose(x.data[:, 0, 0], [1, 0, 0])
+    np.testing.assert_allclose(x.array[:, 0, 0], [1, 0, 0])
     small = ImageFolder(tmp_path, max_per_class=2, image_size=4, mode="L")
     assert small.data.shape == (6, 1, 4, 4) and np.bincount(small.targets).tolist() == [2, 2, 2]
 

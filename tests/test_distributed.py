@@ -108,11 +108,11 @@ def test_loader_gives_every_rank_the_same_number_of_batches_from_its_shard():
     batches = [list(loader) for loader in loaders]
     assert [len(b) for b in batches] == [len(loaders[0])] * 2 == [3, 3]
     assert [len(yb) for _, yb in batches[0]] == [5, 5, 2]
-    seen = np.concatenate([yb.data for b in batches for _, yb in b])
+    seen = np.concatenate([yb.array for b in batches for _, yb in b])
     assert len(seen) == 24 and set(seen.tolist()) == set(range(23))
     for b in batches:
         for xb, yb in b:  # rows stay paired with their labels
-            np.testing.assert_array_equal(xb.data[:, 0], yb.data.astype(np.float32))
+            np.testing.assert_array_equal(xb.array[:, 0], yb.array.astype(np.float32))
 
 
 def test_shard_splits_the_global_batch():
@@ -134,7 +134,7 @@ def test_gradients_go_in_few_buckets_and_come_back_averaged():
     for p in model.parameters():
         p.grad = toynn.tensor(np.random.default_rng(0).standard_normal(p.shape).astype(np.float32))
     model[3].bias.grad = None  # no rank has a gradient for it: it must stay None
-    before = {id(p): None if p.grad is None else p.grad.data.copy() for p in model.parameters()}
+    before = {id(p): None if p.grad is None else p.grad.array.copy() for p in model.parameters()}
     comm = TwinComm()
     Distributed(comm, bucket_mb=0.01).all_reduce_gradients(model)  # 10485 bytes: 9 layers a bucket
     sizes = [size for _, size, _ in comm.calls]
@@ -143,14 +143,14 @@ def test_gradients_go_in_few_buckets_and_come_back_averaged():
         if before[id(p)] is None:
             assert p.grad is None
         else:
-            np.testing.assert_array_equal(p.grad.data, before[id(p)])  # the mean of two equal gradients
-            assert p.grad.data.dtype == np.float32 and p.grad.shape == p.shape
+            np.testing.assert_array_equal(p.grad.array, before[id(p)])  # the mean of two equal gradients
+            assert p.grad.array.dtype == np.float32 and p.grad.shape == p.shape
     comm.calls.clear()
     dist = Distributed(comm)
     dist.all_reduce_gradients(model)
     assert len(comm.calls) == 1  # the default 4 MB bucket holds all 100 tensors
     dist.all_reduce_gradients(model)  # the gradients are views of the bucket now: packing copies them onto themselves
-    np.testing.assert_array_equal(model[0].weight.grad.data, before[id(model[0].weight)])
+    np.testing.assert_array_equal(model[0].weight.grad.array, before[id(model[0].weight)])
 
 
 def test_buckets_are_per_dtype():
@@ -180,7 +180,7 @@ def test_one_process_is_rank_0_of_1_and_collectives_are_identities():
     model = nn.Linear(2, 2)
     model.weight.grad = toynn.ones(2, 2)
     dist.all_reduce_gradients(model)
-    assert model.bias.grad is None and model.weight.grad.data.sum() == 4
+    assert model.bias.grad is None and model.weight.grad.array.sum() == 4
     assert dist.broadcast_parameters(model) is model
     dist.check_equal(3, "epoch")
 
@@ -260,7 +260,7 @@ def test_two_ranks_on_half_batches_match_one_process_on_the_whole(tmp_path, buck
     assert rc == 0, out
     want = train_mlp.reference("split")
     start = train_mlp.build_model(seed=1).state_dict()
-    assert any(np.abs(want[k] - start[k].data).max() > 1e-3 for k in want)  # training moved the weights
+    assert any(np.abs(want[k] - start[k].array).max() > 1e-3 for k in want)  # training moved the weights
     for rank in range(2):  # rank 1 started from other weights: the broadcast made them rank 0's
         _assert_same_weights(_weights(tmp_path / f"rank{rank}.safetensors"), want)
 

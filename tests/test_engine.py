@@ -29,17 +29,17 @@ def test_diamond_graph_adds_both_paths(torch):
     x = f64([1.0, -2.0, 3.0], requires_grad=True)
     a, b = x * 2, x * 3
     (a * b).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 12 * x.data, rtol=1e-14)
+    np.testing.assert_allclose(x.grad.array, 12 * x.array, rtol=1e-14)
 
-    xt = torch.tensor(host(x.data), requires_grad=True)
+    xt = torch.tensor(host(x.array), requires_grad=True)
     ((xt * 2) * (xt * 3)).sum().backward()
-    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy(), rtol=1e-14)
 
 
 def test_tensor_used_twice_in_one_op():
     x = f64([1.5, -0.5], requires_grad=True)
     (x * x + x + x).sum().backward()  # d/dx = 2x + 2
-    np.testing.assert_allclose(x.grad.data, 2 * x.data + 2, rtol=1e-14)
+    np.testing.assert_allclose(x.grad.array, 2 * x.array + 2, rtol=1e-14)
 
 
 def test_deep_diamond_with_shared_intermediate(torch):
@@ -55,15 +55,15 @@ def test_deep_diamond_with_shared_intermediate(torch):
     yt = xt.exp()
     zt = yt * yt
     ((zt + yt).sum() + (zt * xt).sum()).backward()
-    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy(), rtol=1e-13)
 
 
 def test_grad_accumulates_across_backward_calls():
     x = f64([1.0, 2.0], requires_grad=True)
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
+    np.testing.assert_allclose(x.grad.array, [3.0, 3.0])
     (x * x).sum().backward()  # a new graph; the gradient adds to the old one
-    np.testing.assert_allclose(x.grad.data, [3.0 + 2.0, 3.0 + 4.0])
+    np.testing.assert_allclose(x.grad.array, [3.0 + 2.0, 3.0 + 4.0])
 
 
 def test_broadcast_leaf_gets_summed_gradient(torch):
@@ -71,7 +71,7 @@ def test_broadcast_leaf_gets_summed_gradient(torch):
     x = f64(np.arange(12.0).reshape(4, 3))
     (x * b).sum().backward()
     assert b.grad.shape == (3,)
-    np.testing.assert_allclose(b.grad.data, x.data.sum(0))
+    np.testing.assert_allclose(b.grad.array, x.array.sum(0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def test_no_grad_result_can_start_a_new_graph():
     with toynn.no_grad():
         c = x * 10  # a constant
     (c * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, c.data)
+    np.testing.assert_allclose(x.grad.array, c.array)
 
 
 def test_no_grad_bare_decorator():
@@ -187,19 +187,19 @@ def test_retain_graph_allows_second_backward_and_grads_add():
     x = f64([1.0, 2.0], requires_grad=True)
     y = (x * x).sum()
     y.backward(retain_graph=True)
-    np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
+    np.testing.assert_allclose(x.grad.array, [2.0, 4.0])
     y.backward()
-    np.testing.assert_allclose(x.grad.data, [4.0, 8.0])
+    np.testing.assert_allclose(x.grad.array, [4.0, 8.0])
 
 
 def test_second_backward_without_retain_graph_raises():
     x = f64([1.0, 2.0], requires_grad=True)
     y = (x.exp() * 2).sum()
     y.backward()
-    first = x.grad.data.copy()
+    first = x.grad.array.copy()
     with pytest.raises(RuntimeError, match="retain_graph"):
         y.backward()
-    np.testing.assert_array_equal(x.grad.data, first)  # never a wrong (doubled or partial) gradient
+    np.testing.assert_array_equal(x.grad.array, first)  # never a wrong (doubled or partial) gradient
 
 
 def test_backward_through_freed_shared_subgraph_raises():
@@ -208,7 +208,7 @@ def test_backward_through_freed_shared_subgraph_raises():
     (y * 3).sum().backward()
     with pytest.raises(RuntimeError, match="retain_graph"):
         (y * 4).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [6.0, 6.0])
+    np.testing.assert_allclose(x.grad.array, [6.0, 6.0])
 
 
 def test_freed_intermediate_does_not_become_a_leaf():
@@ -239,7 +239,7 @@ def test_ten_thousand_op_chain_add_with_fanout():
     for _ in range(10_000):
         y = y + 1
     (y * x).sum().backward()  # x also reaches the root directly: d/dx (x + n) x = 2x + n
-    np.testing.assert_allclose(x.grad.data, 2 * x.data + 10_000)
+    np.testing.assert_allclose(x.grad.array, 2 * x.array + 10_000)
 
 
 def test_deep_graph_can_be_dropped_without_backward():
@@ -282,8 +282,8 @@ def test_grad_only_on_leaves():
     out.backward()
     assert h.grad is None and out.grad is None
     assert c.grad is None  # a leaf that does not require grad gets nothing
-    np.testing.assert_allclose(x.grad.data, w.data * c.data)
-    np.testing.assert_allclose(w.grad.data, x.data * c.data)
+    np.testing.assert_allclose(x.grad.array, w.array * c.array)
+    np.testing.assert_allclose(w.grad.array, x.array * c.array)
 
 
 def test_backward_on_non_scalar_needs_gradient():
@@ -294,7 +294,7 @@ def test_backward_on_non_scalar_needs_gradient():
     with pytest.raises(ValueError):  # ShapeError is a ValueError
         y.backward()
     y.backward(np.ones((2, 2)))
-    np.testing.assert_allclose(x.grad.data, 2 * np.ones((2, 2)))
+    np.testing.assert_allclose(x.grad.array, 2 * np.ones((2, 2)))
 
 
 def test_backward_with_explicit_gradient_matches_torch(torch):
@@ -304,7 +304,7 @@ def test_backward_with_explicit_gradient_matches_torch(torch):
     (x * x).backward(v)
     xt = torch.tensor(data, requires_grad=True)
     (xt * xt).backward(torch.tensor(v))
-    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy(), rtol=1e-14)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,7 +349,7 @@ def test_inplace_on_leaf_requiring_grad_raises():
             op()
     with pytest.raises(RuntimeError, match="in-place"):
         w += 1
-    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+    np.testing.assert_array_equal(w.array, [1.0, 2.0])
 
 
 @pytest.mark.parametrize(
@@ -375,8 +375,8 @@ def test_inplace_on_non_leaf_matches_torch(update, torch):
     yt = xt * 2
     update(yt)
     (yt * yt).sum().backward()
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-14)
-    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(y.array, yt.detach().numpy(), rtol=1e-14)
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy(), rtol=1e-14)
 
 
 def test_inplace_with_grad_operand_on_plain_tensor(torch):
@@ -385,16 +385,16 @@ def test_inplace_with_grad_operand_on_plain_tensor(torch):
     c.add_(x * x)
     assert c.requires_grad and not c.is_leaf
     c.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 2 * x.data)
+    np.testing.assert_allclose(x.grad.array, 2 * x.array)
 
 
 def test_grad_zero_():
     x = f64([1.0, 2.0], requires_grad=True)
     (x * 3).sum().backward()
     x.grad.zero_()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(x.grad.array, [0.0, 0.0])
     (x * 5).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [5.0, 5.0])
+    np.testing.assert_allclose(x.grad.array, [5.0, 5.0])
 
 
 def test_sgd_by_hand(torch):
@@ -412,9 +412,9 @@ def test_sgd_by_hand(torch):
             wt -= lr * wt.grad
         wt.grad.zero_()
         assert w.is_leaf and w.requires_grad and w.grad_fn is None
-        np.testing.assert_allclose(w.data, wt.detach().numpy(), rtol=1e-14)
+        np.testing.assert_allclose(w.array, wt.detach().numpy(), rtol=1e-14)
     (w * w).sum().backward()
-    np.testing.assert_allclose(w.grad.data, 2 * w.data, rtol=1e-14)
+    np.testing.assert_allclose(w.grad.array, 2 * w.array, rtol=1e-14)
 
 
 def test_inplace_on_an_input_already_used_raises_even_if_unsaved():
@@ -434,9 +434,9 @@ def test_inplace_on_a_view_of_a_grad_tensor_raises_instead_of_diverging():
     with pytest.raises(RuntimeError, match="view"):
         y[0].mul_(10)
     y[0] = x[0] * 10  # assigning into a grad tensor works when the value does not read y itself
-    np.testing.assert_allclose(y.data, [[10.0, 20.0], [3.0, 4.0]])
+    np.testing.assert_allclose(y.array, [[10.0, 20.0], [3.0, 4.0]])
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [[10.0, 10.0], [1.0, 1.0]])
+    np.testing.assert_allclose(x.grad.array, [[10.0, 10.0], [1.0, 1.0]])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,10 +489,10 @@ def test_leaf_grads_do_not_alias_each_other():
     a = f64([1.0, 2.0, 3.0], requires_grad=True)
     b = f64([4.0, 5.0, 6.0], requires_grad=True)
     (a + b).sum().backward()
-    a.grad.data[0] = 100.0
-    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0, 1.0])
+    a.grad.array[0] = 100.0
+    np.testing.assert_array_equal(b.grad.array, [1.0, 1.0, 1.0])
     a.grad.zero_()
-    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(b.grad.array, [1.0, 1.0, 1.0])
 
 
 def test_leaf_grads_do_not_alias_the_passed_gradient():
@@ -500,21 +500,21 @@ def test_leaf_grads_do_not_alias_the_passed_gradient():
     b = f64([4.0, 5.0, 6.0], requires_grad=True)
     g = np.array([0.5, 1.5, 2.5])
     (a + b).backward(g)
-    a.grad.data[:] = -1.0
-    b.grad.data[:] = -2.0
+    a.grad.array[:] = -1.0
+    b.grad.array[:] = -2.0
     np.testing.assert_array_equal(g, [0.5, 1.5, 2.5])
 
     gt = f64([0.5, 1.5, 2.5])
     (a + b).backward(gt)  # accumulates in place into the existing grads
-    np.testing.assert_array_equal(gt.data, [0.5, 1.5, 2.5])
-    np.testing.assert_allclose(a.grad.data, [-0.5, 0.5, 1.5])
+    np.testing.assert_array_equal(gt.array, [0.5, 1.5, 2.5])
+    np.testing.assert_allclose(a.grad.array, [-0.5, 0.5, 1.5])
 
 
 def test_leaf_grad_does_not_alias_gradient_of_leaf_root():
     x = f64([1.0, 2.0], requires_grad=True)
     g = np.array([3.0, 4.0])
     x.backward(g)
-    x.grad.data[0] = 0.0
+    x.grad.array[0] = 0.0
     np.testing.assert_array_equal(g, [3.0, 4.0])
 
 
@@ -524,10 +524,10 @@ def test_leaf_grads_do_not_alias_through_views():
     b = f64(np.ones(6), requires_grad=True)
     c = f64(np.ones((2, 3)), requires_grad=True)
     (a + b.reshape(2, 3) + c.clone()).sum().backward()
-    a.grad.data[...] = 7.0
-    np.testing.assert_array_equal(b.grad.data, np.ones(6))
-    np.testing.assert_array_equal(c.grad.data, np.ones((2, 3)))
-    assert _writeable(a.grad.data) and _writeable(b.grad.data) and _writeable(c.grad.data)
+    a.grad.array[...] = 7.0
+    np.testing.assert_array_equal(b.grad.array, np.ones(6))
+    np.testing.assert_array_equal(c.grad.array, np.ones((2, 3)))
+    assert _writeable(a.grad.array) and _writeable(b.grad.array) and _writeable(c.grad.array)
 
 
 def _writeable(array) -> bool:

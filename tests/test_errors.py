@@ -173,7 +173,7 @@ def test_relu_output_changed_in_place_keeps_its_gradient(torch):
     y = toynn.relu(x)
     y.add_(1)
     (y * y).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 6.0, 8.0])  # d/dx (relu(x) + 1)^2 = 2 (relu(x) + 1) [x > 0]
+    np.testing.assert_array_equal(x.grad.array, [0.0, 6.0, 8.0])  # d/dx (relu(x) + 1)^2 = 2 (relu(x) + 1) [x > 0]
     xt = torch.tensor([-1.0, 2.0, 3.0], requires_grad=True)
     yt = torch.relu(xt)
     yt.add_(1)

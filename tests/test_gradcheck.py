@@ -100,8 +100,8 @@ def test_passes_on_builtin_ops_with_several_inputs_and_outputs():
 def test_custom_function_forward_and_jvp_are_used():
     x = f64([1.0, -2.0], requires_grad=False)
     out, tangent = jvp(Square.apply, (x,), (like(np.array([1.0, 1.0]), x),))
-    np.testing.assert_allclose(out.data, [1.0, 4.0])
-    np.testing.assert_allclose(tangent.data, [2.0, -4.0])
+    np.testing.assert_allclose(out.array, [1.0, 4.0])
+    np.testing.assert_allclose(tangent.array, [2.0, -4.0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,22 +166,22 @@ def test_fails_when_eps_is_far_too_large(name, fast_mode):
 def test_leaves_inputs_and_grads_as_they_were():
     x = f64([0.5, -2.0, 0.1, 3.3])
     x.grad = toynn.tensor(np.array([7.0, 8.0, 9.0, 10.0]))
-    before = x.data.copy()
+    before = x.array.copy()
     gradcheck(lambda t: (t * t).sum(), x)
     with pytest.raises(AssertionError):
         gradcheck(WrongSquare.apply, x)
-    np.testing.assert_array_equal(x.data, before)
-    np.testing.assert_array_equal(x.grad.data, [7.0, 8.0, 9.0, 10.0])
+    np.testing.assert_array_equal(x.array, before)
+    np.testing.assert_array_equal(x.grad.array, [7.0, 8.0, 9.0, 10.0])
     gradcheck(lambda t: (t * t).sum(), x, fast_mode=True)
-    np.testing.assert_allclose(x.data, before, rtol=1e-15)
-    np.testing.assert_array_equal(x.grad.data, [7.0, 8.0, 9.0, 10.0])
+    np.testing.assert_allclose(x.array, before, rtol=1e-15)
+    np.testing.assert_array_equal(x.grad.array, [7.0, 8.0, 9.0, 10.0])
 
 
 def test_fast_mode_restores_inputs_exactly():
     x = f64([0.5, -2.0, 0.1, 3.3])
-    before = x.data.copy()
+    before = x.array.copy()
     gradcheck(lambda t: (t * t).sum(), x, fast_mode=True)
-    np.testing.assert_array_equal(x.data, before)
+    np.testing.assert_array_equal(x.array, before)
 
 
 def test_warns_on_float32_and_refuses_without_grad_inputs():
@@ -216,8 +216,8 @@ def test_numerical_grad_matches_closed_form():
     y = f64([[1.5, 0.3], [-0.7, 2.0]])
     gx, gy = numerical_grad(lambda x, y: (x**3 * y).sum() + y.sin().sum(), (x, y))
     assert gx.shape == x.shape and gy.shape == y.shape
-    np.testing.assert_allclose(gx, 3 * x.data**2 * y.data, rtol=1e-8)
-    np.testing.assert_allclose(gy, x.data**3 + np.cos(y.data), rtol=1e-8)
+    np.testing.assert_allclose(gx, 3 * x.array**2 * y.array, rtol=1e-8)
+    np.testing.assert_allclose(gy, x.array**3 + np.cos(y.array), rtol=1e-8)
     assert x.grad is None and y.grad is None  # no backward was run
 
 
@@ -229,21 +229,21 @@ def test_numerical_grad_needs_a_scalar():
 def test_numerical_jacobian_shapes_and_values():
     a = f64(np.arange(6.0).reshape(2, 3))
     b = f64([1.0, -1.0, 2.0, 0.5])
-    before = (a.data.copy(), b.data.copy())
+    before = (a.array.copy(), b.array.copy())
     jac = numerical_jacobian(lambda a, b: (a.sum(1), b * 2, (a * a).sum()), (a, b))
     assert len(jac) == 3 and all(len(row) == 2 for row in jac)
     shapes = [[j.shape for j in row] for row in jac]
     assert shapes == [[(2, 6), (2, 4)], [(4, 6), (4, 4)], [(1, 6), (1, 4)]]  # (out.size, in.size)
     np.testing.assert_allclose(jac[0][0], np.kron(np.eye(2), np.ones(3)), atol=1e-8)
     np.testing.assert_allclose(jac[1][1], 2 * np.eye(4), atol=1e-8)
-    np.testing.assert_allclose(jac[2][0], 2 * a.data.reshape(1, -1), atol=1e-6)
+    np.testing.assert_allclose(jac[2][0], 2 * a.array.reshape(1, -1), atol=1e-6)
     for j in (jac[0][1], jac[1][0], jac[2][1]):
         np.testing.assert_array_equal(j, 0)
-    np.testing.assert_array_equal(a.data, before[0])  # inputs are restored
-    np.testing.assert_array_equal(b.data, before[1])
+    np.testing.assert_array_equal(a.array, before[0])  # inputs are restored
+    np.testing.assert_array_equal(b.array, before[1])
 
 
 def test_numerical_jacobian_of_custom_function_is_right_even_when_backward_is_wrong():
     x = f64([0.5, -2.0, 3.0])
     jac = numerical_jacobian(WrongSquare.apply, x)[0][0]
-    np.testing.assert_allclose(jac, np.diag(2 * x.data), atol=1e-6)
+    np.testing.assert_allclose(jac, np.diag(2 * x.array), atol=1e-6)

@@ -67,7 +67,7 @@ def _torch_output(torch, model, x: np.ndarray) -> np.ndarray:
 
 def _toynn_output(model, x: np.ndarray) -> np.ndarray:
     with toynn.no_grad():
-        return model(toynn.tensor(x)).data
+        return model(toynn.tensor(x)).array
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -94,7 +94,7 @@ def test_torch_state_dict_loads_into_toynn_with_the_same_outputs(torch, tmp_path
     assert got.dtype == np_dtype
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
     for key, value in ref.state_dict().items():
-        np.testing.assert_array_equal(ours.state_dict()[key].data, value.numpy(), err_msg=key)
+        np.testing.assert_array_equal(ours.state_dict()[key].array, value.numpy(), err_msg=key)
     if name.startswith("bn"):
         assert int(ours[1 if name == "bn1d" else 0].num_batches_tracked.item()) == 3
 
@@ -147,7 +147,7 @@ def test_bfloat16_files_load_widened_exactly(torch, tmp_path):
     ours = mlp(toynn)
     assert load_torch_safetensors(ours, tmp_path / "bf16.safetensors") == ([], [])
     for key, value in ref.state_dict().items():
-        np.testing.assert_array_equal(ours.state_dict()[key].data, value.float().numpy(), err_msg=key)
+        np.testing.assert_array_equal(ours.state_dict()[key].array, value.float().numpy(), err_msg=key)
 
 
 def test_unreadable_files_give_clear_errors(torch, tmp_path, monkeypatch):

@@ -379,7 +379,7 @@ def test_cast_to_float32_carries_the_tangent_in_float32(rng):
     x = _t(x)
     out, du = jvp(lambda x: x.float(), [x], [like(u, x)])
     assert out.dtype == du.dtype == np.float32
-    np.testing.assert_array_equal(du.data, u.astype(np.float32))
+    np.testing.assert_array_equal(du.array, u.astype(np.float32))
 
 
 def test_in_place_ops_carry_tangents(rng):
@@ -394,7 +394,7 @@ def test_in_place_ops_carry_tangents(rng):
     _, du = jvp(f, [x], [like(u, x)])
     expected = 3 * u
     expected[1] = 6 * u[0]
-    np.testing.assert_allclose(du.data, expected, rtol=1e-14)
+    np.testing.assert_allclose(du.array, expected, rtol=1e-14)
 
 
 def test_in_place_ops_take_the_tangent_of_their_other_argument(rng):
@@ -410,7 +410,7 @@ def test_in_place_ops_take_the_tangent_of_their_other_argument(rng):
     _, dy = jvp(f, [v], [like(u, v)])
     expected = np.tile(u, (3, 1))
     expected[2] *= 2
-    np.testing.assert_allclose(dy.data, expected, rtol=1e-14)
+    np.testing.assert_allclose(dy.array, expected, rtol=1e-14)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,7 +427,7 @@ def test_jacfwd_jacrev_and_finite_differences_agree_on_a_small_cnn():
         h = tc.max_pool2d(F.relu(tc.conv2d(x, w, b, padding=1)), 2)  # (2, 3, 3, 3)
         return F.linear(h.flatten(1), w2, b2)  # (2, 4)
 
-    pre = tc.conv2d(_t(x), _t(w), _t(b), padding=1).data
+    pre = tc.conv2d(_t(x), _t(w), _t(b), padding=1).array
     assert np.abs(pre).min() > 1e-3  # off relu's kink (and the pooled positives are distinct)
     args = [_t(a) for a in (x, w, b, w2, b2)]
     argnums = tuple(range(5))
@@ -435,5 +435,5 @@ def test_jacfwd_jacrev_and_finite_differences_agree_on_a_small_cnn():
     num = numerical_jacobian(f, [a.clone() for a in args])[0]
     for a, r, n, arg in zip(jf, jr, num, args):
         assert a.shape == (2, 4, *arg.shape)
-        np.testing.assert_allclose(a.data, r.data, rtol=1e-12, atol=1e-13)
-        np.testing.assert_allclose(r.data.reshape(n.shape), n, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(a.array, r.array, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(r.array.reshape(n.shape), n, rtol=1e-6, atol=1e-8)

@@ -200,13 +200,13 @@ def test_matches_torch(case, dtype, tol, rng, torch):
     out, ref = case.fn(toynn, *ours), case.fn(torch, *theirs)
     assert tuple(out.shape) == tuple(ref.shape)
     assert out.dtype == dtype
-    assert _rel_err(out.data, ref.detach().numpy()) < tol
+    assert _rel_err(out.array, ref.detach().numpy()) < tol
     cot = np.random.default_rng(1).standard_normal(ref.shape).astype(dtype)
     out.backward(cot)
     ref.backward(torch.tensor(cot))
     for i, (x, t) in enumerate(zip(ours, theirs)):
         assert x.grad.dtype == dtype
-        assert _rel_err(x.grad.data, t.grad.numpy()) < tol, f"gradient of input {i}"
+        assert _rel_err(x.grad.array, t.grad.numpy()) < tol, f"gradient of input {i}"
 
 
 @pytest.mark.parametrize("case", LOSS_CASES, ids=ids)
@@ -222,7 +222,7 @@ def test_jvp_matches_finite_differences(case, rng):
     _, dout = jvp(lambda *xs: case.fn(toynn, *xs), primals, [like(t, p) for t, p in zip(tangents, primals)])
     jac = numerical_jacobian(lambda *xs: case.fn(toynn, *xs), [toynn.tensor(a) for a in arrays])[0]
     expected = sum(j @ t.ravel() for j, t in zip(jac, tangents))
-    np.testing.assert_allclose(np.ravel(host(dout.data)), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(np.ravel(host(dout.array)), expected, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("case", LOSS_CASES, ids=ids)
@@ -236,8 +236,8 @@ def test_jvp_vjp_dot_product(case, rng):
     out = case.fn(toynn, *inputs)
     v = rng.standard_normal(out.shape)
     out.backward(v)
-    lhs = float((host(ju.data) * v).sum())
-    rhs = sum(float((host(x.grad.data) * u).sum()) for x, u in zip(inputs, us))
+    lhs = float((host(ju.array) * v).sum())
+    rhs = sum(float((host(x.grad.array) * u).sum()) for x, u in zip(inputs, us))
     assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-12)
 
 
@@ -253,10 +253,10 @@ def cross_entropy_composite(x, target, weight=None, ignore_index=-100, reduction
         return nll
     C = x.shape[1]
     wc = 1 if weight is None else weight.reshape(1, C, *[1] * (x.ndim - 2))
-    keep = toynn.tensor(target.data != ignore_index, dtype=x.dtype)
+    keep = toynn.tensor(target.array != ignore_index, dtype=x.dtype)
     smooth = -(logp * wc).sum(1) * keep  # (N, d...)
     if reduction == "mean":
-        wt = keep if weight is None else weight[toynn.tensor(np.where(keep.data > 0, target.data, 0))] * keep
+        wt = keep if weight is None else weight[toynn.tensor(np.where(keep.array > 0, target.array, 0))] * keep
         smooth = smooth.sum() / wt.sum()
     elif reduction == "sum":
         smooth = smooth.sum()
@@ -291,16 +291,16 @@ def test_cross_entropy_primitive_matches_composite(opts, kdim, rng):
     fused = F.cross_entropy(x1, toynn.tensor(target), **opts)
     oracle = cross_entropy_composite(x2, toynn.tensor(target), **opts)
     assert isinstance(fused.grad_fn, F.CrossEntropy)
-    np.testing.assert_allclose(fused.data, oracle.data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fused.array, oracle.array, rtol=1e-12, atol=1e-14)
     g = rng.standard_normal(fused.shape)
     fused.backward(g)
     oracle.backward(g)
-    np.testing.assert_allclose(x1.grad.data, x2.grad.data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(x1.grad.array, x2.grad.array, rtol=1e-12, atol=1e-14)
     dx = rng.standard_normal(shape)
     x3 = toynn.tensor(x_np)
     _, d1 = jvp(lambda x: F.cross_entropy(x, toynn.tensor(target), **opts), [x3], [like(dx, x3)])
     _, d2 = jvp(lambda x: cross_entropy_composite(x, toynn.tensor(target), **opts), [x3], [like(dx, x3)])
-    np.testing.assert_allclose(d1.data, d2.data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(d1.array, d2.array, rtol=1e-12, atol=1e-14)
 
 
 def test_cross_entropy_float32_stays_float32(rng):
@@ -330,13 +330,13 @@ def test_cross_entropy_at_huge_logits(dtype, torch, strict_numerics):
         ref = torch.nn.functional.cross_entropy(tx, torch.tensor(target), reduction="sum")
         loss.backward()
         ref.backward()
-        assert np.isfinite(loss.item()) and np.isfinite(x.grad.data).all()
+        assert np.isfinite(loss.item()) and np.isfinite(x.grad.array).all()
         assert loss.item() == pytest.approx(ref.item(), rel=1e-6)
-        np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(
-        F.log_softmax(toynn.tensor(x_np), 1).data, torch.log_softmax(torch.tensor(x_np), 1).numpy(), rtol=1e-6
+        F.log_softmax(toynn.tensor(x_np), 1).array, torch.log_softmax(torch.tensor(x_np), 1).numpy(), rtol=1e-6
     )
-    np.testing.assert_allclose(F.softmax(toynn.tensor(x_np), 1).data, torch.softmax(torch.tensor(x_np), 1).numpy())
+    np.testing.assert_allclose(F.softmax(toynn.tensor(x_np), 1).array, torch.softmax(torch.tensor(x_np), 1).numpy())
 
 
 def test_bce_with_logits_at_huge_logits(torch, strict_numerics):
@@ -345,10 +345,10 @@ def test_bce_with_logits_at_huge_logits(torch, strict_numerics):
     x, tx = toynn.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
     loss = F.binary_cross_entropy_with_logits(x, toynn.tensor(t_np), reduction="none")
     ref = torch.nn.functional.binary_cross_entropy_with_logits(tx, torch.tensor(t_np), reduction="none")
-    np.testing.assert_allclose(loss.data, ref.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(loss.array, ref.detach().numpy(), rtol=1e-12)
     loss.sum().backward()
     ref.sum().backward()
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-12)
 
 
 def test_bce_clamps_log_at_minus_100_like_torch(torch, strict_numerics):
@@ -357,17 +357,17 @@ def test_bce_clamps_log_at_minus_100_like_torch(torch, strict_numerics):
     x, tx = toynn.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
     loss = F.binary_cross_entropy(x, toynn.tensor(t_np), reduction="none")
     ref = torch.nn.functional.binary_cross_entropy(tx, torch.tensor(t_np), reduction="none")
-    np.testing.assert_allclose(loss.data, ref.detach().numpy(), rtol=1e-12)
-    assert loss.data[0] == 100.0 and loss.data[1] == 100.0
+    np.testing.assert_allclose(loss.array, ref.detach().numpy(), rtol=1e-12)
+    assert loss.array[0] == 100.0 and loss.array[1] == 100.0
     loss.sum().backward()
     ref.sum().backward()
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-12)
 
 
 def test_sigmoid_and_softmax_at_huge_inputs(strict_numerics):
     x = toynn.tensor([[-1e4, 0.0, 1e4]], dtype=np.float64)
-    np.testing.assert_allclose(nn.Sigmoid()(x).data, [[0.0, 0.5, 1.0]])
-    np.testing.assert_allclose(nn.Softmax(dim=1)(x).data, [[0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(nn.Sigmoid()(x).array, [[0.0, 0.5, 1.0]])
+    np.testing.assert_allclose(nn.Softmax(dim=1)(x).array, [[0.0, 0.0, 1.0]])
 
 
 def test_all_targets_ignored_gives_nan_like_torch(torch):
@@ -451,7 +451,7 @@ def test_legacy_size_average_and_reduce(torch):
     for kw, reduction in [(dict(size_average=False), "sum"), (dict(reduce=False), "none")]:
         with pytest.warns(UserWarning):
             ours = F.mse_loss(toynn.tensor(x), toynn.tensor(y), **kw)
-        np.testing.assert_allclose(ours.data, F.mse_loss(toynn.tensor(x), toynn.tensor(y), reduction=reduction).data)
+        np.testing.assert_allclose(ours.array, F.mse_loss(toynn.tensor(x), toynn.tensor(y), reduction=reduction).array)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,17 +43,17 @@ def test_manual_backprop_equals_autograd_on_the_lecture_network():
 
     auto1, auto2 = nn.Linear(784, 512), nn.Linear(512, 10)
     for auto, man in ((auto1, l1), (auto2, l2)):
-        auto.weight.data[...] = man.weight.data
-        auto.bias.data[...] = man.bias.data
-    xa = toynn.tensor(x.data, requires_grad=True)
+        auto.weight.array[...] = man.weight.array
+        auto.bias.array[...] = man.bias.array
+    xa = toynn.tensor(x.array, requires_grad=True)
     auto_loss = F.cross_entropy(auto2(auto1(xa).relu()), label)
     auto_loss.backward()
     assert loss.item() == pytest.approx(auto_loss.item(), rel=1e-6)
     for auto, man in ((auto1, l1), (auto2, l2)):
-        np.testing.assert_allclose(man.weight_grads.data, auto.weight.grad.data, atol=1e-6)
-        np.testing.assert_allclose(man.bias_grads.data, auto.bias.grad.data, atol=1e-6)
-    np.testing.assert_allclose(x_grads.data, xa.grad.data, atol=1e-6)
-    assert np.abs(l1.weight_grads.data).max() > 1e-4  # the comparison is not between zeros
+        np.testing.assert_allclose(man.weight_grads.array, auto.weight.grad.array, atol=1e-6)
+        np.testing.assert_allclose(man.bias_grads.array, auto.bias.grad.array, atol=1e-6)
+    np.testing.assert_allclose(x_grads.array, xa.grad.array, atol=1e-6)
+    assert np.abs(l1.weight_grads.array).max() > 1e-4  # the comparison is not between zeros
 
 
 def test_manual_sigmoid_and_a_new_input_match_autograd():
@@ -61,9 +61,9 @@ def test_manual_sigmoid_and_a_new_input_match_autograd():
     sig = manual.Sigmoid()
     sig.forward(toynn.randn(5, 3, dtype=toynn.float64))  # backward with another x recomputes, not reuses
     g = toynn.randn(5, 3, dtype=toynn.float64)
-    xa = toynn.tensor(x.data, requires_grad=True)
+    xa = toynn.tensor(x.array, requires_grad=True)
     xa.sigmoid().backward(g)
-    np.testing.assert_allclose(sig.backward(x, g).data, xa.grad.data, rtol=1e-12)
+    np.testing.assert_allclose(sig.backward(x, g).array, xa.grad.array, rtol=1e-12)
 
 
 def test_loss_accepts_an_int_label_for_one_example_and_checks_counts():

@@ -74,15 +74,15 @@ def test_layer_matches_torch(case, dtype, tol, rng, torch):
     x, tx = toynn.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
     out, ref = ours(x), theirs(tx)
     assert tuple(out.shape) == tuple(ref.shape) and out.dtype == dtype
-    assert _rel_err(out.data, ref.detach().numpy()) < tol
+    assert _rel_err(out.array, ref.detach().numpy()) < tol
     cot = rng.standard_normal(ref.shape).astype(dtype)
     out.backward(like(cot, out))
     ref.backward(torch.tensor(cot))
-    assert _rel_err(x.grad.data, tx.grad.numpy()) < tol
+    assert _rel_err(x.grad.array, tx.grad.numpy()) < tol
     tparams = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         assert p.grad.dtype == dtype
-        assert _rel_err(p.grad.data, tparams[name].grad.numpy()) < tol, name
+        assert _rel_err(p.grad.array, tparams[name].grad.numpy()) < tol, name
 
 
 @pytest.mark.parametrize("case", LAYERS, ids=layer_ids)
@@ -114,12 +114,12 @@ def test_linear_primitive_matches_composite(shapes, rng):
     oracle = [toynn.tensor(a, requires_grad=True) for a in arrays]
     y, y_ref = F.linear(*ours), linear_composite(*oracle)
     assert isinstance(y.grad_fn, F.Affine)
-    np.testing.assert_allclose(y.data, y_ref.data, rtol=1e-12)
+    np.testing.assert_allclose(y.array, y_ref.array, rtol=1e-12)
     g = rng.standard_normal(y.shape)
     y.backward(g)
     y_ref.backward(g)
     for a, b in zip(ours, oracle):
-        np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(a.grad.array, b.grad.array, rtol=1e-12, atol=1e-14)
 
 
 JVP_FUNCS = [
@@ -142,7 +142,7 @@ def test_jvp_matches_finite_differences(name, fn, shapes, rng):
     _, dout = jvp(fn, primals, [like(t, x) for t, x in zip(tangents, primals)])
     jac = numerical_jacobian(fn, [toynn.tensor(a) for a in arrays])[0]
     expected = sum(j @ t.ravel() for j, t in zip(jac, tangents))
-    np.testing.assert_allclose(dout.data.ravel(), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dout.array.ravel(), expected, rtol=1e-6, atol=1e-8)
     inputs = [toynn.tensor(a, requires_grad=True) for a in arrays]  # and the dot-product test
     out = fn(*inputs)
     v = rng.standard_normal(out.shape)
@@ -180,16 +180,16 @@ def test_step_is_heaviside_with_zero_gradient(torch):
     x_np = np.array([-2.0, -0.0, 0.0, 1e-30, 3.0])
     x = toynn.tensor(x_np, requires_grad=True)
     y = nn.Step()(x)
-    np.testing.assert_array_equal(y.data, [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(y.array, [0, 0, 0, 1, 1])
     np.testing.assert_array_equal(
-        y.data, torch.heaviside(torch.tensor(x_np), torch.tensor(0.0, dtype=torch.float64)).numpy()
+        y.array, torch.heaviside(torch.tensor(x_np), torch.tensor(0.0, dtype=torch.float64)).numpy()
     )
     np.testing.assert_array_equal(
-        F.heaviside(toynn.tensor(x_np), toynn.tensor(0.5)).data,
+        F.heaviside(toynn.tensor(x_np), toynn.tensor(0.5)).array,
         torch.heaviside(torch.tensor(x_np), torch.tensor(0.5, dtype=torch.float64)).numpy(),
     )
     (y * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.zeros(5))
+    np.testing.assert_array_equal(x.grad.array, np.zeros(5))
     assert repr(nn.Step()) == "Step()"
 
 
@@ -199,7 +199,7 @@ def test_softmax_without_dim_warns_and_picks_torchs_dim(torch):
         ours = F.softmax(toynn.tensor(x))
     with pytest.warns(UserWarning):
         ref = torch.nn.functional.softmax(torch.tensor(x))
-    np.testing.assert_allclose(ours.data, ref.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.array, ref.numpy(), rtol=1e-12)
 
 
 def test_one_hot_matches_torch(torch):
@@ -208,7 +208,7 @@ def test_one_hot_matches_torch(torch):
         ours = F.one_hot(toynn.tensor(labels), n)
         ref = torch.nn.functional.one_hot(torch.tensor(labels), n)
         assert ours.dtype == np.int64
-        np.testing.assert_array_equal(ours.data, ref.numpy())
+        np.testing.assert_array_equal(ours.array, ref.numpy())
     with pytest.raises(ValueError, match="smaller than num_classes=3"):
         F.one_hot(toynn.tensor([0, 3]), 3)
     with pytest.raises(TypeError, match="integer dtype"):
@@ -229,12 +229,12 @@ def test_dropout_train_zeroes_a_fraction_p_and_scales_the_rest():
     p = 0.3
     x = toynn.ones(1000, 200, requires_grad=True)
     y = nn.Dropout(p)(x)
-    dropped = (y.data == 0).mean()
+    dropped = (y.array == 0).mean()
     assert abs(dropped - p) < 0.01
-    np.testing.assert_allclose(np.unique(y.data), [0.0, 1 / (1 - p)], rtol=1e-6)
-    assert abs(y.data.mean() - 1.0) < 0.01  # inverted dropout keeps the expectation
+    np.testing.assert_allclose(np.unique(y.array), [0.0, 1 / (1 - p)], rtol=1e-6)
+    assert abs(y.array.mean() - 1.0) < 0.01  # inverted dropout keeps the expectation
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, y.data)  # the gradient is the same scaled mask
+    np.testing.assert_array_equal(x.grad.array, y.array)  # the gradient is the same scaled mask
     assert y.dtype == np.float32
 
 
@@ -244,7 +244,7 @@ def test_dropout_eval_and_edge_cases():
     assert layer.eval()(x) is x
     assert F.dropout(x, 0.5, training=False) is x
     assert F.dropout(x, 0.0) is x
-    np.testing.assert_array_equal(F.dropout(x, 1.0).data, np.zeros((4, 5)))
+    np.testing.assert_array_equal(F.dropout(x, 1.0).array, np.zeros((4, 5)))
     with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
         nn.Dropout(1.5)
     assert repr(nn.Dropout(0.2)) == "Dropout(p=0.2, inplace=False)"
@@ -257,8 +257,8 @@ def test_dropout_uses_the_seeded_generator():
     toynn.manual_seed(7)
     b = F.dropout(x, 0.5)
     c = F.dropout(x, 0.5)
-    np.testing.assert_array_equal(a.data, b.data)
-    assert not np.array_equal(b.data, c.data)
+    np.testing.assert_array_equal(a.array, b.array)
+    assert not np.array_equal(b.array, c.array)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,14 +458,14 @@ def test_apply_visits_every_module():
 
 def test_state_dict_round_trip():
     a, b = make_net(toynn), make_net(toynn)
-    a.steps.data[...] = 5
+    a.steps.array[...] = 5
     state = a.state_dict()
     assert all(isinstance(v, toynn.Tensor) and not v.requires_grad for v in state.values())
     result = b.load_state_dict(state)
     assert result.missing_keys == [] and result.unexpected_keys == []
     for (n1, t1), (n2, t2) in zip(a.state_dict().items(), b.state_dict().items()):
         assert n1 == n2
-        np.testing.assert_array_equal(t1.data, t2.data)
+        np.testing.assert_array_equal(t1.array, t2.array)
     x = toynn.randn(3, 4)
     assert a(x).item() == b(x).item()
     assert b.steps.item() == 5
@@ -483,7 +483,7 @@ def test_load_state_dict_from_torch(torch):
     ours = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     ours.load_state_dict(theirs.state_dict())
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
-    np.testing.assert_allclose(ours(toynn.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours(toynn.tensor(x)).array, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-6)
 
 
 def test_load_state_dict_missing_key():
@@ -505,7 +505,7 @@ def test_load_state_dict_unexpected_key():
 
 def test_load_state_dict_shape_mismatch_lists_all_problems_and_copies_nothing():
     net = make_net(toynn)
-    before = net.scale.data.copy()
+    before = net.scale.array.copy()
     state = make_net(toynn).state_dict()
     state["scale"] = toynn.zeros(8)
     state["heads.0.weight"] = toynn.zeros(3, 8)
@@ -516,7 +516,7 @@ def test_load_state_dict_shape_mismatch_lists_all_problems_and_copies_nothing():
     assert message.startswith("load_state_dict for Net: the state_dict does not fit the model")
     assert "shape mismatch for heads.0.weight: expected (2, 8) (the model's), got (3, 8)" in message
     assert "missing keys (in the model, not in the state_dict): steps" in message
-    np.testing.assert_array_equal(net.scale.data, before)  # nothing was loaded
+    np.testing.assert_array_equal(net.scale.array, before)  # nothing was loaded
     with pytest.raises(RuntimeError, match="shape mismatch"):  # shapes are checked even when not strict
         net.load_state_dict(state, strict=False)
 
@@ -536,12 +536,12 @@ def test_linear_default_init():
     toynn.manual_seed(0)
     layer = nn.Linear(1000, 500)
     bound = 1 / math.sqrt(1000)
-    _uniform_ok(layer.weight.data, bound)
-    assert np.abs(layer.bias.data).max() <= bound
+    _uniform_ok(layer.weight.array, bound)
+    assert np.abs(layer.bias.array).max() <= bound
     assert layer.weight.dtype == np.float32 and layer.bias.shape == (500,)
     assert nn.Linear(3, 2, dtype=np.float64).weight.dtype == np.float64
     toynn.manual_seed(0)
-    np.testing.assert_array_equal(nn.Linear(1000, 500).weight.data, layer.weight.data)  # seeded
+    np.testing.assert_array_equal(nn.Linear(1000, 500).weight.array, layer.weight.array)  # seeded
 
 
 @pytest.mark.parametrize("mode", ["fan_in", "fan_out"])
@@ -551,18 +551,18 @@ def test_kaiming(mode, nonlinearity, a, torch):
     fan = 64 * 9 if mode == "fan_in" else 256 * 9
     gain = torch.nn.init.calculate_gain(nonlinearity, a)
     nn.init.kaiming_uniform_(w, a=a, mode=mode, nonlinearity=nonlinearity)
-    _uniform_ok(w.data, gain * math.sqrt(3 / fan))
+    _uniform_ok(w.array, gain * math.sqrt(3 / fan))
     nn.init.kaiming_normal_(w, a=a, mode=mode, nonlinearity=nonlinearity)
-    assert abs(w.data.std() / (gain / math.sqrt(fan)) - 1) < 0.01
-    assert abs(w.data.mean()) < 0.01 * gain / math.sqrt(fan)
+    assert abs(w.array.std() / (gain / math.sqrt(fan)) - 1) < 0.01
+    assert abs(w.array.mean()) < 0.01 * gain / math.sqrt(fan)
 
 
 def test_xavier():
     w = toynn.zeros(300, 500, dtype=np.float64)
     nn.init.xavier_uniform_(w, gain=2.0)
-    _uniform_ok(w.data, 2.0 * math.sqrt(6 / 800))
+    _uniform_ok(w.array, 2.0 * math.sqrt(6 / 800))
     nn.init.xavier_normal_(w)
-    assert abs(w.data.std() / math.sqrt(2 / 800) - 1) < 0.01
+    assert abs(w.array.std() / math.sqrt(2 / 800) - 1) < 0.01
 
 
 def test_calculate_gain_and_fans_match_torch(torch):
@@ -583,18 +583,18 @@ def test_calculate_gain_and_fans_match_torch(torch):
 def test_simple_initialisers():
     w = toynn.zeros(400, 500)
     assert nn.init.uniform_(w, -2.0, 3.0) is w
-    assert w.data.min() >= -2 and w.data.max() <= 3 and abs(w.data.mean() - 0.5) < 0.02
+    assert w.array.min() >= -2 and w.array.max() <= 3 and abs(w.array.mean() - 0.5) < 0.02
     nn.init.normal_(w, mean=1.0, std=0.5)
-    assert abs(w.data.mean() - 1) < 0.01 and abs(w.data.std() - 0.5) < 0.01
+    assert abs(w.array.mean() - 1) < 0.01 and abs(w.array.std() - 0.5) < 0.01
     nn.init.trunc_normal_(w, std=1.0, a=-0.5, b=0.5)
-    assert w.data.min() >= -0.5 and w.data.max() <= 0.5
-    np.testing.assert_array_equal(nn.init.constant_(w, 0.25).data, 0.25)
-    np.testing.assert_array_equal(nn.init.zeros_(w).data, 0)
-    np.testing.assert_array_equal(nn.init.ones_(w).data, 1)
-    np.testing.assert_array_equal(nn.init.eye_(toynn.zeros(2, 3)).data, np.eye(2, 3))
+    assert w.array.min() >= -0.5 and w.array.max() <= 0.5
+    np.testing.assert_array_equal(nn.init.constant_(w, 0.25).array, 0.25)
+    np.testing.assert_array_equal(nn.init.zeros_(w).array, 0)
+    np.testing.assert_array_equal(nn.init.ones_(w).array, 1)
+    np.testing.assert_array_equal(nn.init.eye_(toynn.zeros(2, 3)).array, np.eye(2, 3))
     assert w.dtype == np.float32 and not w.requires_grad
     gen = np.random.default_rng(3)
-    a = nn.init.normal_(toynn.zeros(5), generator=gen).data.copy()
+    a = nn.init.normal_(toynn.zeros(5), generator=gen).array.copy()
     np.testing.assert_array_equal(a, np.random.default_rng(3).normal(0, 1, 5).astype(np.float32))
     with pytest.warns(UserWarning, match="zero-element"):
         nn.init.uniform_(toynn.zeros(0, 3))
@@ -622,8 +622,8 @@ def test_mlp_training_step_matches_torch(torch):
         ref.backward()
         with toynn.no_grad(), torch.no_grad():
             for (name, p), tp in zip(ours.named_parameters(), theirs.parameters()):
-                assert _rel_err(p.grad.data, tp.grad.numpy()) < 1e-10, name
-                p.data -= 0.5 * p.grad.data
+                assert _rel_err(p.grad.array, tp.grad.numpy()) < 1e-10, name
+                p.array -= 0.5 * p.grad.array
                 tp -= 0.5 * tp.grad
     assert loss.item() < math.log(5)
 

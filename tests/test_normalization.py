@@ -28,7 +28,7 @@ def test_batch_norm_matches_torch_in_train_and_eval(layer, shape, dtype, tol, rn
     )
     ours.to(dtype)
     w, b = rng.standard_normal(3).astype(dtype), rng.standard_normal(3).astype(dtype)
-    ours.weight.data[...], ours.bias.data[...] = like(w, ours.weight), like(b, ours.bias)
+    ours.weight.array[...], ours.bias.array[...] = like(w, ours.weight), like(b, ours.bias)
     theirs.weight.data.copy_(torch.from_numpy(w))
     theirs.bias.data.copy_(torch.from_numpy(b))
     for step in range(3):  # running statistics accumulate over steps
@@ -36,18 +36,18 @@ def test_batch_norm_matches_torch_in_train_and_eval(layer, shape, dtype, tol, rn
         g = rng.standard_normal(shape).astype(dtype)
         xo, xt = toynn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
         yo, yt = ours(xo), theirs(xt)
-        assert _rel(yo.data, yt.detach().numpy()) < tol
+        assert _rel(yo.array, yt.detach().numpy()) < tol
         yo.backward(g)
         yt.backward(torch.from_numpy(g))
-        assert _rel(xo.grad.data, xt.grad.numpy()) < tol
-    assert _rel(ours.weight.grad.data, theirs.weight.grad.numpy()) < tol
-    assert _rel(ours.bias.grad.data, theirs.bias.grad.numpy()) < tol
-    assert _rel(ours.running_mean.data, theirs.running_mean.numpy()) < tol
-    assert _rel(ours.running_var.data, theirs.running_var.numpy()) < tol
+        assert _rel(xo.grad.array, xt.grad.numpy()) < tol
+    assert _rel(ours.weight.grad.array, theirs.weight.grad.numpy()) < tol
+    assert _rel(ours.bias.grad.array, theirs.bias.grad.numpy()) < tol
+    assert _rel(ours.running_mean.array, theirs.running_mean.numpy()) < tol
+    assert _rel(ours.running_var.array, theirs.running_var.numpy()) < tol
     ours.eval()
     theirs.eval()
     x = rng.standard_normal(shape).astype(dtype)
-    assert _rel(ours(toynn.tensor(x)).data, theirs(torch.from_numpy(x)).detach().numpy()) < tol
+    assert _rel(ours(toynn.tensor(x)).array, theirs(torch.from_numpy(x)).detach().numpy()) < tol
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert ours.state_dict()["num_batches_tracked"].item() == theirs.num_batches_tracked.item() == 3
 
@@ -82,10 +82,10 @@ def test_local_response_norm_matches_torch(size, dtype, tol, rng, torch):
     )
     xo, xt = toynn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     yo, yt = ours(xo), theirs(xt)
-    assert _rel(yo.data, yt.detach().numpy()) < tol
+    assert _rel(yo.array, yt.detach().numpy()) < tol
     yo.backward(g)
     yt.backward(torch.from_numpy(g))
-    assert _rel(xo.grad.data, xt.grad.numpy()) < tol
+    assert _rel(xo.grad.array, xt.grad.numpy()) < tol
 
 
 def test_local_response_norm_gradcheck(rng):
@@ -97,11 +97,11 @@ def test_dropout2d_zeros_whole_channels_and_scales():
     toynn.manual_seed(0)
     layer = nn.Dropout2d(0.5)
     x = toynn.ones(64, 16, 3, 3)
-    y = layer(x).data
+    y = layer(x).array
     per_channel = y.reshape(64, 16, 9)
     assert ((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1)).all()  # a channel is dropped whole
     assert 0.4 < (per_channel[..., 0] == 0).mean() < 0.6
     layer.eval()
-    assert (layer(x).data == 1).all()
+    assert (layer(x).array == 1).all()
     with pytest.raises(ValueError, match="3-D or 4-D"):
         nn.functional.dropout2d(toynn.ones(4, 4))

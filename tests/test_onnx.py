@@ -46,7 +46,7 @@ def one_blas_thread():
 
 
 def _host(a) -> np.ndarray:
-    return np.asarray(to_device(a.data if isinstance(a, toynn.Tensor) else a, "cpu"))
+    return np.asarray(to_device(a.array if isinstance(a, toynn.Tensor) else a, "cpu"))
 
 
 def _session(path):
@@ -96,8 +96,8 @@ def _with_statistics(model, shape, rng=None):
             model(toynn.tensor((2 * rng.standard_normal((8, *shape)) + 1).astype(np.float32)))
     for m in model.modules():
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.weight is not None:
-            m.weight.data[...] = to_device(rng.uniform(0.5, 1.5, m.weight.shape).astype(np.float32), m.weight.device)
-            m.bias.data[...] = to_device(rng.uniform(-0.5, 0.5, m.bias.shape).astype(np.float32), m.bias.device)
+            m.weight.array[...] = to_device(rng.uniform(0.5, 1.5, m.weight.shape).astype(np.float32), m.weight.device)
+            m.bias.array[...] = to_device(rng.uniform(-0.5, 0.5, m.bias.shape).astype(np.float32), m.bias.device)
     return model
 
 

@@ -31,7 +31,7 @@ def test_forward_matches_numpy(case, dtype, rng):
     expected = case.ref(*arrays)
     assert out.shape == np.shape(expected)
     assert out.dtype == dtype
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
@@ -48,14 +48,14 @@ def test_matches_torch(case, dtype, tol, rng, torch):
     theirs = [torch.tensor(a, requires_grad=g) for a, g in zip(arrays, case.needs_grad())]
     out, ref = case.fn(toynn, *ours), case.fn(torch, *theirs)
     assert tuple(out.shape) == tuple(ref.shape)
-    assert _rel_err(out.data, ref.detach().numpy()) < tol
+    assert _rel_err(out.array, ref.detach().numpy()) < tol
     cot = np.random.default_rng(1).standard_normal(ref.shape).astype(dtype)
     out.backward(cot)
     ref.backward(torch.tensor(cot))
     for i, (x, t) in enumerate(zip(ours, theirs)):
         if t.requires_grad:
             assert x.grad.dtype == dtype
-            assert _rel_err(x.grad.data, t.grad.numpy()) < tol, f"gradient of input {i}"
+            assert _rel_err(x.grad.array, t.grad.numpy()) < tol, f"gradient of input {i}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
@@ -66,7 +66,7 @@ def test_jvp_matches_finite_differences(case, rng):
     out, dout = jvp(lambda *xs: case.fn(toynn, *xs), inputs, [like(t, x) for t, x in zip(tangents, inputs)])
     jac = numerical_jacobian(lambda *xs: case.fn(toynn, *xs), inputs)[0]
     expected = sum(j @ t.ravel() for j, t in zip(jac, tangents))
-    np.testing.assert_allclose(host(dout.data).ravel(), expected, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(host(dout.array).ravel(), expected, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
@@ -80,6 +80,6 @@ def test_jvp_vjp_dot_product(case, rng):
     out = case.fn(toynn, *inputs)
     v = rng.standard_normal(out.shape)
     out.backward(v)
-    lhs = float((host(ju.data) * v).sum())
-    rhs = sum(float((host(x.grad.data) * u).sum()) for x, u in zip(inputs, us) if x.grad is not None)
+    lhs = float((host(ju.array) * v).sum())
+    rhs = sum(float((host(x.grad.array) * u).sum()) for x, u in zip(inputs, us) if x.grad is not None)
     assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-12)

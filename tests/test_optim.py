@@ -94,7 +94,7 @@ def test_matches_torch(case, dtype, torch, rng):
     torch_steps(torch, getattr(torch.optim, name)(theirs, **kw), theirs, grads)
     for p, q in zip(ours, theirs):
         assert p.dtype == dtype
-        assert rel_err(host(p.data), q.detach().numpy()) < TOL[dtype]
+        assert rel_err(host(p.array), q.detach().numpy()) < TOL[dtype]
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -126,11 +126,11 @@ def test_grad_untouched_and_none_skipped(case, rng):
     opt = getattr(optim, name)([p, frozen], **kw)
     g = rng.standard_normal((3, 4))
     p.grad = toynn.Tensor(g.copy())
-    before = p.data
+    before = p.array
     for _ in range(3):
         opt.step()
     assert np.array_equal(host(p.grad), g)
-    assert p.data is before  # updated in place
+    assert p.array is before  # updated in place
     assert np.array_equal(host(frozen), np.ones(2)) and frozen not in opt.state
 
 
@@ -146,10 +146,10 @@ def test_sgd_momentum_by_hand():
     p.grad = toynn.Tensor(g1)
     opt.step()
     x1 = x0 - lr * g1  # the first buffer is the gradient itself
-    np.testing.assert_allclose(p.data, x1, rtol=1e-15)
+    np.testing.assert_allclose(p.array, x1, rtol=1e-15)
     p.grad = toynn.Tensor(g2)
     opt.step()
-    np.testing.assert_allclose(p.data, x1 - lr * (mu * g1 + g2), rtol=1e-15)
+    np.testing.assert_allclose(p.array, x1 - lr * (mu * g1 + g2), rtol=1e-15)
 
 
 def test_adam_by_hand():
@@ -161,7 +161,7 @@ def test_adam_by_hand():
     opt.step()
     m, v = (1 - b1) * g, (1 - b2) * g * g
     m_hat, v_hat = m / (1 - b1), v / (1 - b2)
-    np.testing.assert_allclose(p.data, x0 - lr * m_hat / (np.sqrt(v_hat) + eps), rtol=1e-14)
+    np.testing.assert_allclose(p.array, x0 - lr * m_hat / (np.sqrt(v_hat) + eps), rtol=1e-14)
     np.testing.assert_allclose(opt.state[p]["exp_avg"], m, rtol=1e-15)
     np.testing.assert_allclose(opt.state[p]["exp_avg_sq"], v, rtol=1e-15)
 
@@ -195,21 +195,21 @@ def test_state_dict_round_trip(case, rng):
     opt = getattr(optim, name)(first, **kw)
     toynn_steps(opt, first, grads[:5])
     saved = opt.state_dict()
-    assert _plain(saved, type(first[0].data))
+    assert _plain(saved, type(first[0].array))
     toynn_steps(opt, first, grads[5:6])  # stepping on must not change the saved snapshot
     resumed = [toynn.Tensor(x, requires_grad=True) for x in _params_after(init, name, kw, grads[:5])]
     fresh = getattr(optim, name)(resumed, lr=123.0)  # the loaded groups bring back the saved lr
     fresh.load_state_dict(saved)
     toynn_steps(fresh, resumed, grads[5:])
     for p, q in zip(resumed, whole):
-        assert np.array_equal(host(p.data), host(q.data))
+        assert np.array_equal(host(p.array), host(q.data))
     assert fresh.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
 
 
 def _params_after(init, name, kw, grads):
     params = [toynn.Tensor(x.copy(), requires_grad=True) for x in init]
     toynn_steps(getattr(optim, name)(params, **kw), params, grads)
-    return [p.data.copy() for p in params]
+    return [p.array.copy() for p in params]
 
 
 def test_state_dict_layout_and_dtype():
@@ -255,10 +255,10 @@ def test_zero_grad_after_backward():
     opt = optim.SGD([p], lr=0.1)
     (p * p).sum().backward()
     opt.step()
-    np.testing.assert_allclose(p.data, [0.8, 1.6])
+    np.testing.assert_allclose(p.array, [0.8, 1.6])
     opt.zero_grad()
     (p * p).sum().backward()
-    np.testing.assert_allclose(p.grad.data, [1.6, 3.2])  # not accumulated onto the previous gradient
+    np.testing.assert_allclose(p.grad.array, [1.6, 3.2])  # not accumulated onto the previous gradient
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop"])
@@ -276,7 +276,7 @@ def test_param_groups_match_torch(name, torch, rng):
     toynn_steps(opt, ours, grads)
     torch_steps(torch, ref, theirs, grads)
     for p, q in zip(ours, theirs):
-        assert rel_err(host(p.data), q.detach().numpy()) < 1e-12
+        assert rel_err(host(p.array), q.detach().numpy()) < 1e-12
 
 
 def test_param_group_errors():
@@ -311,7 +311,7 @@ def test_closure_returns_loss():
     with toynn.no_grad():  # the closure still records a graph
         loss = opt.step(closure)
     assert loss.item() == 9.0
-    np.testing.assert_allclose(p.data, [1.5])
+    np.testing.assert_allclose(p.array, [1.5])
 
 
 def test_step_invalidates_saved_graph():
@@ -424,16 +424,16 @@ def test_scheduler_state_dict_round_trip(name):
     for _ in range(20):
         opt.step()
         sched.step()
-    expected = sched.get_last_lr(), host(p.data)
+    expected = sched.get_last_lr(), host(p.array)
 
     p, opt, sched = build()
     for _ in range(10):
         opt.step()
         sched.step()
     saved_opt, saved_sched = opt.state_dict(), sched.state_dict()
-    assert _plain(saved_opt, type(p.data)) and "optimizer" not in saved_sched
+    assert _plain(saved_opt, type(p.array)) and "optimizer" not in saved_sched
     q, opt2, sched2 = build()
-    q.data = p.data.copy()
+    q.data = p.array.copy()
     opt2.load_state_dict(saved_opt)  # after building the scheduler, which resets the group lrs
     sched2.load_state_dict(saved_sched)
     for _ in range(10):

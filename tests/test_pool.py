@@ -28,9 +28,9 @@ def test_max_pool_indices_match_torch_and_oracle(kw, rng, torch):
     y, idx = tc.max_pool2d(toynn.tensor(x), return_indices=True, **kw)
     ty, tidx = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kw)
     assert idx.dtype == np.int64
-    np.testing.assert_array_equal(idx.data, tidx.numpy())
-    np.testing.assert_array_equal(idx.data, oracle.max_pool2d(x, return_indices=True, **kw)[1])
-    np.testing.assert_array_equal(y.data, ty.numpy())
+    np.testing.assert_array_equal(idx.array, tidx.numpy())
+    np.testing.assert_array_equal(idx.array, oracle.max_pool2d(x, return_indices=True, **kw)[1])
+    np.testing.assert_array_equal(y.array, ty.numpy())
 
 
 def test_indices_also_come_from_a_recording_node(rng, torch):
@@ -40,19 +40,19 @@ def test_indices_also_come_from_a_recording_node(rng, torch):
     _, with_graph = tc.max_pool2d(a, 3, 2, 1, return_indices=True)
     with toynn.no_grad():
         _, without = tc.max_pool2d(a, 3, 2, 1, return_indices=True)
-    np.testing.assert_array_equal(with_graph.data, without.data)
+    np.testing.assert_array_equal(with_graph.array, without.array)
 
 
 def test_pool1d_and_unbatched_indices(rng, torch):
     F = torch.nn.functional
     x = distinct(rng, (2, 3, 11))
     _, idx = tc.max_pool1d(toynn.tensor(x), 3, 2, 1, return_indices=True)
-    np.testing.assert_array_equal(idx.data, F.max_pool1d(torch.tensor(x), 3, 2, 1, return_indices=True)[1].numpy())
+    np.testing.assert_array_equal(idx.array, F.max_pool1d(torch.tensor(x), 3, 2, 1, return_indices=True)[1].numpy())
     x3 = distinct(rng, (3, 6, 5))
     y, idx = tc.max_pool2d(toynn.tensor(x3), 2, return_indices=True)
     ty, tidx = F.max_pool2d(torch.tensor(x3), 2, return_indices=True)
     assert y.shape == (3, 3, 2)
-    np.testing.assert_array_equal(idx.data, tidx.numpy())
+    np.testing.assert_array_equal(idx.array, tidx.numpy())
     back = tc.max_unpool1d(
         tc.max_pool1d(toynn.tensor(x), 2, return_indices=True)[0],
         tc.max_pool1d(toynn.tensor(x), 2, return_indices=True)[1],
@@ -60,21 +60,21 @@ def test_pool1d_and_unbatched_indices(rng, torch):
         output_size=(11,),
     )
     tb = F.max_unpool1d(*F.max_pool1d(torch.tensor(x), 2, return_indices=True), 2, output_size=(11,))
-    np.testing.assert_array_equal(back.data, tb.numpy())
+    np.testing.assert_array_equal(back.array, tb.numpy())
 
 
 def test_unpooling_puts_each_maximum_back_where_it_was(rng):
     """Zeiler & Fergus's switches: unpool(pool(x)) keeps each window's maximum in place, zeros elsewhere."""
     x = np.array([[1.0, 2, 0, 3], [4, 0, 1, 0], [0, 5, 6, 1], [2, 1, 0, 8]])
     y, idx = tc.max_pool2d(toynn.tensor(x[None, None]), 2, return_indices=True)
-    np.testing.assert_array_equal(y.data[0, 0], [[4, 3], [5, 8]])
-    np.testing.assert_array_equal(idx.data[0, 0], [[4, 3], [9, 15]])
-    back = tc.max_unpool2d(y, idx, 2).data[0, 0]
+    np.testing.assert_array_equal(y.array[0, 0], [[4, 3], [5, 8]])
+    np.testing.assert_array_equal(idx.array[0, 0], [[4, 3], [9, 15]])
+    back = tc.max_unpool2d(y, idx, 2).array[0, 0]
     np.testing.assert_array_equal(back, [[0, 0, 0, 3], [4, 0, 0, 0], [0, 5, 0, 0], [0, 0, 0, 8]])
     xr = distinct(rng, (2, 3, 8, 6))
     yr, ir = tc.max_pool2d(toynn.tensor(xr), 2, return_indices=True)
-    br = tc.max_unpool2d(yr, ir, 2).data
-    is_max = xr == np.repeat(np.repeat(host(yr.data), 2, axis=2), 2, axis=3)
+    br = tc.max_unpool2d(yr, ir, 2).array
+    is_max = xr == np.repeat(np.repeat(host(yr.array), 2, axis=2), 2, axis=3)
     np.testing.assert_array_equal(br, np.where(is_max, xr, 0))
 
 
@@ -84,7 +84,7 @@ def test_max_pool_backward_is_unpooling_of_the_gradient(rng):
     y, idx = tc.max_pool2d(x, 3, return_indices=True)
     g = rng.standard_normal(y.shape)
     y.backward(g)
-    np.testing.assert_array_equal(x.grad.data, tc.max_unpool2d(toynn.tensor(g), idx, 3).data)
+    np.testing.assert_array_equal(x.grad.array, tc.max_unpool2d(toynn.tensor(g), idx, 3).array)
 
 
 def test_ties_send_the_gradient_to_the_first_maximum(rng, torch):
@@ -97,11 +97,11 @@ def test_ties_send_the_gradient_to_the_first_maximum(rng, torch):
             tc.max_pool2d(a, return_indices=True, **kw),
             torch.nn.functional.max_pool2d(t, return_indices=True, **kw),
         )
-        np.testing.assert_array_equal(y[1].data, ty[1].numpy())
+        np.testing.assert_array_equal(y[1].array, ty[1].numpy())
         g = rng.standard_normal(ty[0].shape)
         y[0].backward(g)
         ty[0].backward(torch.tensor(g))
-        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-14, atol=1e-15)  # zeros exactly where torch's
+        np.testing.assert_allclose(a.grad.array, t.grad.numpy(), rtol=1e-14, atol=1e-15)  # zeros exactly where torch's
 
 
 def test_nan_propagates_like_torch(torch):
@@ -115,8 +115,8 @@ def test_nan_propagates_like_torch(torch):
         (lambda a: tc.adaptive_max_pool2d(a, 3, True), lambda a: torch.nn.functional.adaptive_max_pool2d(a, 3, True)),
     ]:
         (y, idx), (ty, tidx) = fn(toynn.tensor(x)), tfn(torch.tensor(x))
-        np.testing.assert_array_equal(y.data, ty.numpy())  # NaN == NaN for assert_array_equal
-        np.testing.assert_array_equal(idx.data, tidx.numpy())
+        np.testing.assert_array_equal(y.array, ty.numpy())  # NaN == NaN for assert_array_equal
+        np.testing.assert_array_equal(idx.array, tidx.numpy())
 
 
 @pytest.mark.parametrize("size", [(3, 4), (7, 3), 1, (None, 2), (4, 6), (5, 5)], ids=str)
@@ -125,29 +125,29 @@ def test_adaptive_pools_match_torch(size, rng, torch):
     x = distinct(rng, (2, 3, 7, 6))
     y, idx = tc.adaptive_max_pool2d(toynn.tensor(x), size, return_indices=True)
     ty, tidx = F.adaptive_max_pool2d(torch.tensor(x), size, return_indices=True)
-    np.testing.assert_array_equal(y.data, ty.numpy())
-    np.testing.assert_array_equal(idx.data, tidx.numpy())
+    np.testing.assert_array_equal(y.array, ty.numpy())
+    np.testing.assert_array_equal(idx.array, tidx.numpy())
     np.testing.assert_allclose(
-        tc.adaptive_avg_pool2d(toynn.tensor(x), size).data,
+        tc.adaptive_avg_pool2d(toynn.tensor(x), size).array,
         F.adaptive_avg_pool2d(torch.tensor(x), size).numpy(),
         rtol=1e-12,
     )
     x1 = distinct(rng, (2, 3, 10))
     np.testing.assert_allclose(
-        tc.adaptive_avg_pool1d(toynn.tensor(x1), 4).data, F.adaptive_avg_pool1d(torch.tensor(x1), 4).numpy(), rtol=1e-12
+        tc.adaptive_avg_pool1d(toynn.tensor(x1), 4).array, F.adaptive_avg_pool1d(torch.tensor(x1), 4).numpy(), rtol=1e-12
     )
     y1, i1 = tc.adaptive_max_pool1d(toynn.tensor(x1), 3, return_indices=True)
-    np.testing.assert_array_equal(i1.data, F.adaptive_max_pool1d(torch.tensor(x1), 3, return_indices=True)[1].numpy())
+    np.testing.assert_array_equal(i1.array, F.adaptive_max_pool1d(torch.tensor(x1), 3, return_indices=True)[1].numpy())
 
 
 def test_global_average_pool_is_the_mean(rng):
     x = rng.standard_normal((2, 3, 5, 7))
-    np.testing.assert_allclose(tc.adaptive_avg_pool2d(toynn.tensor(x), 1).data[..., 0, 0], x.mean((2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(tc.adaptive_avg_pool2d(toynn.tensor(x), 1).array[..., 0, 0], x.mean((2, 3)), rtol=1e-12)
 
 
 def test_avg_pool_stride_defaults_to_kernel(rng):
     x = toynn.tensor(rng.standard_normal((1, 1, 6, 6)))
-    np.testing.assert_array_equal(tc.avg_pool2d(x, 3).data, tc.avg_pool2d(x, 3, 3).data)
+    np.testing.assert_array_equal(tc.avg_pool2d(x, 3).array, tc.avg_pool2d(x, 3, 3).array)
     assert tc.max_pool2d(x, 3, stride=[]).shape == (1, 1, 2, 2)  # PyTorch's empty stride means kernel_size
 
 

@@ -67,11 +67,11 @@ def test_broadcasting_binary_ops_match_torch(name, shapes, seed, torch):
 
     assert out.shape == tuple(ref.shape) == out_shape
     assert out.dtype == np.float64
-    assert rel_err(out.data, ref.detach().numpy()) < 1e-10
+    assert rel_err(out.array, ref.detach().numpy()) < 1e-10
     assert x.grad.shape == shape_a and y.grad.shape == shape_b
     assert x.grad.dtype == np.float64 and y.grad.dtype == np.float64
-    assert rel_err(x.grad.data, xt.grad.numpy()) < 1e-10
-    assert rel_err(y.grad.data, yt.grad.numpy()) < 1e-10
+    assert rel_err(x.grad.array, xt.grad.numpy()) < 1e-10
+    assert rel_err(y.grad.array, yt.grad.numpy()) < 1e-10
 
 
 @SETTINGS
@@ -91,8 +91,8 @@ def test_broadcasting_forward_mode_matches_reverse_mode(shapes, seed):
     x, y = toynn.tensor(a, requires_grad=True), toynn.tensor(b, requires_grad=True)
     v = arr(rng.standard_normal(out_shape))
     f(x, y).backward(v)
-    lhs = float((host(ju.data) * v).sum())
-    rhs = float((host(x.grad.data) * us[0]).sum() + (host(y.grad.data) * us[1]).sum())
+    lhs = float((host(ju.array) * v).sum())
+    rhs = float((host(x.grad.array) * us[0]).sum() + (host(y.grad.array) * us[1]).sum())
     assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-12)
 
 
@@ -151,11 +151,11 @@ def test_permute_reshape_round_trip_gradients_match_torch(case, seed, torch):
     loss_t.backward()
 
     assert back.shape == shape
-    np.testing.assert_allclose(back.data, back_t.detach().numpy(), rtol=1e-14)
-    assert rel_err(x.grad.data, xt.grad.numpy()) < 1e-10
+    np.testing.assert_allclose(back.array, back_t.detach().numpy(), rtol=1e-14)
+    assert rel_err(x.grad.array, xt.grad.numpy()) < 1e-10
     # closed form: back = x * w' where w' is weight carried back to x's layout; d/dx (x * w' * x) = 2 x w'
     w_back = weight.reshape(permuted).transpose(inverse)
-    np.testing.assert_allclose(x.grad.data, 2 * data * w_back, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, 2 * data * w_back, rtol=1e-12)
 
 
 @SETTINGS
@@ -168,8 +168,8 @@ def test_reshape_to_flat_and_back_is_identity_for_gradients(shape, seed):
     y = x.reshape(-1).reshape(shape)
     assert y.shape == shape
     y.backward(cot)
-    np.testing.assert_array_equal(y.data, data)
-    np.testing.assert_array_equal(x.grad.data, cot)
+    np.testing.assert_array_equal(y.array, data)
+    np.testing.assert_array_equal(x.grad.array, cot)
 
 
 @SETTINGS
@@ -186,5 +186,5 @@ def test_transpose_pairs_match_torch(case, seed, torch):
     xt = torch.tensor(data, requires_grad=True)
     yt = xt.transpose(d0, d1)
     yt.backward(torch.tensor(cot))
-    np.testing.assert_array_equal(y.data, yt.detach().numpy())
-    np.testing.assert_array_equal(x.grad.data, xt.grad.numpy())
+    np.testing.assert_array_equal(y.array, yt.detach().numpy())
+    np.testing.assert_array_equal(x.grad.array, xt.grad.numpy())

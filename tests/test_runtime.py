@@ -60,7 +60,7 @@ def test_elementwise_split_across_threads_covers_every_row(threads, rng, monkeyp
         t = toynn.tensor(x, requires_grad=True)
         y = toynn.relu(t)
         y.backward(np.cos(np.arange(y.numel())).reshape(y.shape))
-        return y.data, t.grad.data
+        return y.array, t.grad.array
 
     threads(1)
     y_one, g_one = relu_and_grad()
@@ -74,7 +74,7 @@ def test_elementwise_split_across_threads_covers_every_row(threads, rng, monkeyp
     np.testing.assert_array_equal(y, np.maximum(x, 0))
     np.testing.assert_array_equal(y, y_one)
     np.testing.assert_array_equal(g, g_one)
-    np.testing.assert_array_equal(toynn.relu(toynn.tensor(np.float64(-2.0))).data, 0.0)
+    np.testing.assert_array_equal(toynn.relu(toynn.tensor(np.float64(-2.0))).array, 0.0)
 
 
 def test_part_size_splits_big_work_evenly_and_small_work_not(threads):

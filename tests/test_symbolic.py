@@ -36,7 +36,7 @@ def test_an_mlp_jacobian_matches_reverse_mode(rng):
     x = rng.standard_normal(3)
     result = symbolic.derivative(model, x, simplify=False)
     assert result.derivative.shape == (2, 3) and result.simplified is None
-    np.testing.assert_allclose(result.evaluate(x), jacrev(model)(toynn.tensor(x)).data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(result.evaluate(x), jacrev(model)(toynn.tensor(x)).array, rtol=1e-12, atol=1e-14)
 
 
 def _many_ops(x, y):
@@ -57,8 +57,8 @@ def test_every_translated_op_matches_reverse_mode():
     jx, jy = result.evaluate(x, y)
     rx, ry = jacrev(_many_ops, (0, 1))(toynn.tensor(x), toynn.tensor(y))
     assert jx.shape == rx.shape == (6, 2, 3) and jy.shape == ry.shape == (6, 3)
-    np.testing.assert_allclose(jx, rx.data, rtol=1e-11, atol=1e-13)
-    np.testing.assert_allclose(jy, ry.data, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(jx, rx.array, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(jy, ry.array, rtol=1e-11, atol=1e-13)
     assert str(result.symbols[0][1, 2]) == "x_1_2" and str(result.symbols[1][0]) == "y_0"
 
 

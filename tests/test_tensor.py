@@ -49,7 +49,7 @@ def test_tensor_dtype_inference_matches_torch(data, torch):
     ours, theirs = toynn.tensor(data), torch.tensor(data)
     assert same_dtype(ours.dtype, theirs.dtype), f"{ours.dtype} vs {theirs.dtype}"
     assert ours.shape == tuple(theirs.shape)
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 def test_tensor_dtype_inference_explicit():
@@ -65,7 +65,7 @@ def test_tensor_copies_its_data():
     a = np.array([1.0, 2.0])
     t = toynn.tensor(a)
     a[0] = 100.0
-    assert t.data[0] == 1.0
+    assert t.array[0] == 1.0
 
 
 @pytest.mark.explicit_device  # about CPU memory: a tensor on a GPU can never share the host array's memory
@@ -73,7 +73,7 @@ def test_from_numpy_shares_memory():
     a = np.array([100.0, 2.0])
     f = toynn.from_numpy(a)  # from_numpy shares memory, as in PyTorch
     a[1] = 200.0
-    assert f.data[1] == 200.0 and f.dtype == np.float64
+    assert f.array[1] == 200.0 and f.dtype == np.float64
 
 
 @pytest.mark.parametrize("data", [np.float64(1.5), [np.float64(1.0), np.float64(2.0)]], ids=["scalar", "list"])
@@ -97,7 +97,7 @@ def test_zeros_ones_match_torch(name, size, torch):
     ours, theirs = getattr(toynn, name)(*size), getattr(torch, name)(*size)
     assert ours.shape == tuple(theirs.shape)
     assert same_dtype(ours.dtype, theirs.dtype)
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
     assert not ours.requires_grad
 
 
@@ -118,7 +118,7 @@ def test_full_matches_torch(size, value, torch):
     ours, theirs = toynn.full(size, value), torch.full(size, value)
     assert ours.shape == tuple(theirs.shape)
     assert same_dtype(ours.dtype, theirs.dtype)
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 @pytest.mark.parametrize(
@@ -128,24 +128,24 @@ def test_arange_matches_torch(args, torch):
     ours, theirs = toynn.arange(*args), torch.arange(*args)
     assert ours.shape == tuple(theirs.shape)
     assert same_dtype(ours.dtype, theirs.dtype)
-    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("args", [(3,), (2, 4), (4, 2)], ids=str)
 def test_eye_matches_torch(args, torch):
     ours, theirs = toynn.eye(*args), torch.eye(*args)
     assert same_dtype(ours.dtype, theirs.dtype)
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 def test_rand_and_randn_shapes_and_ranges():
     toynn.manual_seed(123)
     u = toynn.rand(1000)
     assert u.shape == (1000,) and u.dtype == np.float32
-    assert (u.data >= 0).all() and (u.data < 1).all()
+    assert (u.array >= 0).all() and (u.array < 1).all()
     n = toynn.randn(200, 50)
     assert n.shape == (200, 50) and n.dtype == np.float32
-    assert abs(float(n.data.mean())) < 0.05 and abs(float(n.data.std()) - 1) < 0.05
+    assert abs(float(n.array.mean())) < 0.05 and abs(float(n.array.std()) - 1) < 0.05
     assert toynn.randn((2, 3)).shape == (2, 3)
 
 
@@ -175,14 +175,14 @@ def test_manual_seed_reproducible():
     a, u = toynn.randn(4, 5), toynn.rand(7)
     toynn.manual_seed(0)
     b, v = toynn.randn(4, 5), toynn.rand(7)
-    np.testing.assert_array_equal(a.data, b.data)
-    np.testing.assert_array_equal(u.data, v.data)
+    np.testing.assert_array_equal(a.array, b.array)
+    np.testing.assert_array_equal(u.array, v.array)
     toynn.manual_seed(1)
     c, w = toynn.randn(4, 5), toynn.rand(7)
-    assert not np.array_equal(a.data, c.data)
-    assert not np.array_equal(u.data, w.data)
+    assert not np.array_equal(a.array, c.array)
+    assert not np.array_equal(u.array, w.array)
     d = toynn.randn(4, 5)  # the generator moves on
-    assert not np.array_equal(c.data, d.data)
+    assert not np.array_equal(c.array, d.array)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,8 +210,8 @@ def test_float64_kept_through_a_chain_and_its_gradients(torch):
     ref = chain(torch, xt, wt)
     ref.backward()
     assert out.item() == pytest.approx(ref.item(), rel=1e-12)
-    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(w.grad.data, wt.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(w.grad.array, wt.grad.numpy(), rtol=1e-10)
 
 
 def test_mixed_float_dtypes_give_float64_and_grads_keep_leaf_dtype(torch):
@@ -250,8 +250,8 @@ def test_integer_labels_index_a_float_tensor(torch):
     xt = torch.tensor(data, requires_grad=True)
     pt = xt[torch.arange(4), torch.tensor([2, 0, 2, 1])]
     (pt * pt).sum().backward()
-    np.testing.assert_array_equal(picked.data, pt.detach().numpy())
-    np.testing.assert_array_equal(x.grad.data, xt.grad.numpy())
+    np.testing.assert_array_equal(picked.array, pt.detach().numpy())
+    np.testing.assert_array_equal(x.grad.array, xt.grad.numpy())
     assert labels.grad is None
 
 
@@ -280,8 +280,8 @@ def test_attributes_match_torch(torch):
     assert t.numel() == tt.numel() == 6
     assert len(t) == 2
     assert t.T.shape == (3, 2)
-    np.testing.assert_array_equal(t.T.data, tt.T.numpy())
-    np.testing.assert_array_equal(toynn.tensor([1.0, 2.0]).T.data, [1.0, 2.0])
+    np.testing.assert_array_equal(t.T.array, tt.T.numpy())
+    np.testing.assert_array_equal(toynn.tensor([1.0, 2.0]).T.array, [1.0, 2.0])
 
 
 def test_numpy_item_tolist(torch):
@@ -304,7 +304,7 @@ def test_numpy_shares_memory_on_the_cpu():
     t = toynn.tensor([[1.5, 2.0], [3.0, 4.0]])
     a = t.numpy()
     a[0, 0] = 9.0  # numpy() shares memory, as in PyTorch
-    assert t.data[0, 0] == 9.0
+    assert t.array[0, 0] == 9.0
     assert t.tolist() == [[9.0, 2.0], [3.0, 4.0]]
 
 
@@ -313,10 +313,10 @@ def test_detach_and_requires_grad_():
     y = x * 2
     d = y.detach()
     assert not d.requires_grad and d.is_leaf and d.grad_fn is None
-    np.testing.assert_array_equal(d.data, y.data)
-    assert np.shares_memory(d.data, y.data)  # same data, as in PyTorch
+    np.testing.assert_array_equal(d.array, y.array)
+    assert np.shares_memory(d.array, y.array)  # same data, as in PyTorch
     (d * x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, y.data)  # no gradient flowed through d
+    np.testing.assert_array_equal(x.grad.array, y.array)  # no gradient flowed through d
 
     z = toynn.tensor([1.0, 2.0])
     assert z.requires_grad_() is z and z.requires_grad
@@ -356,7 +356,7 @@ def test_detach_and_requires_grad_():
 def test_dtype_promotion_matches_torch(fn, torch):
     ours, theirs = fn(toynn), fn(torch)
     assert same_dtype(ours.dtype, theirs.dtype), f"{ours.dtype} vs {theirs.dtype}"
-    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-6)
 
 
 def test_zero_dim_tensor_does_not_promote(torch):
@@ -379,9 +379,9 @@ def test_comparisons_give_bool_without_grad(op, torch):
     theirs = getattr(torch.tensor(a, requires_grad=True), op)(torch.tensor(b))
     assert ours.dtype == np.bool_
     assert not ours.requires_grad and ours.grad_fn is None
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
     scalar = getattr(x, op)(2.0)
-    np.testing.assert_array_equal(scalar.data, getattr(torch.tensor(a), op)(2.0).numpy())
+    np.testing.assert_array_equal(scalar.array, getattr(torch.tensor(a), op)(2.0).numpy())
 
 
 def test_comparison_operators_are_elementwise():
@@ -457,12 +457,12 @@ def test_elementwise_at_extremes(name, dtype, torch):
         y = getattr(toynn, name)(x)
         y.sum().backward()
     assert y.dtype == dtype and x.grad.dtype == dtype
-    assert np.isfinite(y.data).all() and np.isfinite(x.grad.data).all()
+    assert np.isfinite(y.array).all() and np.isfinite(x.grad.array).all()
     xt = torch.tensor(values, requires_grad=True)
     yt = getattr(torch, name)(xt)
     yt.sum().backward()
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), **TOL[dtype])
-    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), **TOL[dtype])
+    np.testing.assert_allclose(y.array, yt.detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy(), **TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -470,7 +470,7 @@ def test_relu_at_extremes(dtype, torch):
     values = np.array([-np.inf, -1e30, -2.0, 0.0, 3.0, np.inf, np.nan], dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        y = toynn.relu(toynn.tensor(values)).data
+        y = toynn.relu(toynn.tensor(values)).array
     expected = torch.relu(torch.tensor(values)).numpy()
     np.testing.assert_array_equal(y, expected)  # 0 (not nan) at -inf, nan stays nan
     assert not np.signbit(y[:4]).any()  # +0, as PyTorch prints it, not -0
@@ -490,22 +490,22 @@ def test_softmax_family_at_extreme_logits(name, dtype, torch):
         y = getattr(toynn, name)(x, 1)
         y.backward(v)
     assert y.dtype == dtype and x.grad.dtype == dtype
-    assert np.isfinite(y.data).all() and np.isfinite(x.grad.data).all()
+    assert np.isfinite(y.array).all() and np.isfinite(x.grad.array).all()
     xt = torch.tensor(logits, requires_grad=True)
     yt = getattr(torch, name)(xt, 1)
     yt.backward(torch.tensor(v))
     # float32 has a spacing of ~1e-3 at 1e4, so the absolute tolerance is the input's rounding
     atol = 2e-3 if dtype == np.float32 else 1e-9
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-6, atol=atol)
-    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-6, atol=atol)
+    np.testing.assert_allclose(y.array, yt.detach().numpy(), rtol=1e-6, atol=atol)
+    np.testing.assert_allclose(x.grad.array, xt.grad.numpy(), rtol=1e-6, atol=atol)
     if name == "softmax" and dtype == np.float64:
-        np.testing.assert_allclose(y.data.sum(1), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(y.array.sum(1), 1.0, rtol=1e-12)
 
 
 @pytest.mark.parametrize("offset", [100.0, -1e4])
 def test_log_softmax_float32_precision_with_offset_logits(offset, torch):
     logits = np.array([0.0, 1.0, 2.0], dtype=np.float32) + np.float32(offset)
-    ours = toynn.log_softmax(toynn.tensor(logits), 0).data
+    ours = toynn.log_softmax(toynn.tensor(logits), 0).array
     theirs = torch.log_softmax(torch.tensor(logits), 0).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
-    np.testing.assert_allclose(toynn.softmax(toynn.tensor(logits), 0).data.sum(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(toynn.softmax(toynn.tensor(logits), 0).array.sum(), 1.0, rtol=1e-6)

@@ -110,7 +110,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     _train(tmp_path / "split", 2)  # "killed" after 2 epochs
     resumed = _train(tmp_path / "split", 4, resume=True)
     for (name, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+        np.testing.assert_array_equal(a.array, b.array, err_msg=name)
     assert json.loads((tmp_path / "split" / "metrics.json").read_text())["epochs"][-1]["epoch"] == 4
 
 
@@ -160,7 +160,7 @@ def test_softmax_regression_learns_digits_and_gives_probabilities():
     fit(model, nn.CrossEntropyLoss(), opt, _digits_loaders(), 20, progress=False)
     x, y = load_digits(train=False)
     assert evaluate(model, DataLoader(TensorDataset(x, y), batch_size=256))["accuracy"] > 0.9
-    probs = model.predict_proba(toynn.tensor(x[:5])).data
+    probs = model.predict_proba(toynn.tensor(x[:5])).array
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-6)
 
 

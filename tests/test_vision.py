@@ -47,7 +47,7 @@ def _input_gradient(model, layer: int, x, unit):
     y = model[: layer + 1](xt)
     c, i, j = unit
     y[0, c, i, j].backward()
-    return as_numpy(xt.grad.data[0, 0])
+    return as_numpy(xt.grad.array[0, 0])
 
 
 def _bbox(mask):
@@ -84,7 +84,7 @@ def test_receptive_field_is_tight_with_stride_padding_dilation():
         nn.MaxPool2d(3, stride=2, padding=1),
     ).double()
     for p in model.parameters():
-        p.data[...] = np.abs(p.data) + 0.1
+        p.array[...] = np.abs(p.array) + 0.1
     x = np.random.default_rng(0).uniform(0.5, 1.0, (1, 1, 23, 19))
     # by hand: conv 3 s2 p1 -> 3, 2, -1; avg 2 s1 -> 3 + 2 = 5, 2, -1; conv (3,2) d(2,1) p(2,0): k_eff (5, 2)
     # -> (5 + 4*2, 5 + 1*2) = (13, 7), offset (-1 - 2*2, -1) = (-5, -1); max 3 s2 p1 -> (17, 11), 4, (-5 - 2, -1 - 2)
@@ -123,10 +123,10 @@ def _bright_pixel_data():
 
 def test_top_crops_finds_the_bright_pixels_and_centres_them():
     conv = nn.Conv2d(1, 2, 3, padding=1).double()
-    conv.weight.data[...] = 0.1
-    conv.weight.data[0, 0, 1, 1] = 1.0  # filter 0: a bright pixel under its centre
-    conv.weight.data[1] = -conv.weight.data[0]  # filter 1: dark under its centre (never fires on this data)
-    conv.bias.data[...] = 0
+    conv.weight.array[...] = 0.1
+    conv.weight.array[0, 0, 1, 1] = 1.0  # filter 0: a bright pixel under its centre
+    conv.weight.array[1] = -conv.weight.array[0]  # filter 1: dark under its centre (never fires on this data)
+    conv.bias.array[...] = 0
     model = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2))
     x, where = _bright_pixel_data()
     tc = vision.top_crops(model, 0, (x, None), k=4, batch_size=7)  # batches that split the data
@@ -203,9 +203,9 @@ def test_deconvnet_without_rectification_is_the_scaled_gradient():
     d = vision.deconvnet(model, x, 1, 2)
     xt = toynn.tensor(x, requires_grad=True)
     y = model(xt)
-    assert d.position == np.unravel_index(y.data[0, 2].argmax(), y.shape[-2:])
+    assert d.position == np.unravel_index(y.array[0, 2].argmax(), y.shape[-2:])
     y[0, 2, d.position[0], d.position[1]].backward()
-    np.testing.assert_allclose(d.projection, d.activation * xt.grad.data[0], atol=1e-12)
+    np.testing.assert_allclose(d.projection, d.activation * xt.grad.array[0], atol=1e-12)
 
 
 def test_filter_grid_shapes_and_scale():
@@ -231,7 +231,7 @@ def test_feature_maps_capture_and_png(lenet, tmp_path):
     maps = vision.feature_maps(lenet, x, "3")
     assert maps.shape == (1, 16, 10, 10)
     with toynn.no_grad():
-        np.testing.assert_allclose(maps, lenet[:4](toynn.tensor(x[None])).data)
+        np.testing.assert_allclose(maps, lenet[:4](toynn.tensor(x[None])).array)
     assert "forward" not in vars(lenet[3]) and lenet.training and lenet[3].training  # nothing left behind
     grid = vision.feature_map_grid(maps)
     assert grid.shape == (4 * 10 + 5, 4 * 10 + 5)

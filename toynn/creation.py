@@ -38,7 +38,7 @@ def _size(size) -> tuple:
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of data: Python floats become float32, ints int64, arrays keep their dtype."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     on_gpu = hasattr(data, "__cuda_array_interface__")
     if on_gpu and device is None:
         device = "cuda"  # as torch.tensor(cuda_tensor): the copy stays on the data's device

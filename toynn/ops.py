@@ -26,7 +26,7 @@ def _tensor(x, like: Tensor | None = None) -> Tensor:
     """A Tensor for x; Python scalars take `like`'s dtype (float tensor * 2 stays float32)."""
     if isinstance(x, Tensor):
         return x
-    xp = array_module(like.data) if like is not None else np
+    xp = array_module(like.array) if like is not None else np
     if like is not None and isinstance(x, (int, float, bool)):
         kind = like.dtype.kind
         if kind == "f" or (kind in "iu" and not isinstance(x, float)) or kind == "b" and isinstance(x, bool):
@@ -242,8 +242,8 @@ class Where(Function):
 def where(condition, x, y) -> Tensor:
     """Elementwise condition ? x : y, broadcasting all three."""
     x, y = _operands(x, y)
-    cond = condition.data if isinstance(condition, Tensor) else condition
-    return Where.apply(x, y, cond=array_module(x.data).asarray(cond, dtype=bool))
+    cond = condition.array if isinstance(condition, Tensor) else condition
+    return Where.apply(x, y, cond=array_module(x.array).asarray(cond, dtype=bool))
 
 
 def replace(old, new) -> Tensor:
@@ -582,20 +582,20 @@ def argmax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Index of the largest value (over the flattened tensor when dim is None)."""
     _check_nonempty(x, "argmax")
     if dim is None:
-        return Tensor._wrap(x.data.argmax().astype(np.int64))
-    return Tensor._wrap(x.data.argmax(axis=_dim(dim, x.ndim, "argmax"), keepdims=keepdim).astype(np.int64))
+        return Tensor._wrap(x.array.argmax().astype(np.int64))
+    return Tensor._wrap(x.array.argmax(axis=_dim(dim, x.ndim, "argmax"), keepdims=keepdim).astype(np.int64))
 
 
 def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Index of the smallest value (over the flattened tensor when dim is None)."""
     _check_nonempty(x, "argmin")
     if dim is None:
-        return Tensor._wrap(x.data.argmin().astype(np.int64))
-    return Tensor._wrap(x.data.argmin(axis=_dim(dim, x.ndim, "argmin"), keepdims=keepdim).astype(np.int64))
+        return Tensor._wrap(x.array.argmin().astype(np.int64))
+    return Tensor._wrap(x.array.argmin(axis=_dim(dim, x.ndim, "argmin"), keepdims=keepdim).astype(np.int64))
 
 
 def _check_nonempty(x: Tensor, op: str) -> None:
-    if x.data.size == 0:
+    if x.array.size == 0:
         raise ShapeError(f"{op}: the input is empty (shape {x.shape})")
 
 
@@ -733,7 +733,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
     """The same elements in a new shape; one dimension may be -1."""
     shape = _shape_arg(shape)
     known = int(np.prod([s for s in shape if s != -1]))
-    n = x.data.size
+    n = x.array.size
     bad = shape.count(-1) > 1 or (-1 in shape and (known == 0 or n % known)) or (-1 not in shape and known != n)
     if bad:
         raise ShapeError(f"reshape: shape {shape} is invalid for a tensor of shape {x.shape} ({n} elements)")
@@ -841,7 +841,7 @@ def normalize_index(index):
     if isinstance(index, tuple):
         return tuple(normalize_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -1009,7 +1009,7 @@ def cast(x: Tensor, dtype) -> Tensor:
     """x converted to dtype; the gradient converts back."""
     dtype = np.dtype(dtype)
     if dtype.kind != "f" or x.dtype.kind != "f":
-        return Tensor._wrap(x.data.astype(dtype))
+        return Tensor._wrap(x.array.astype(dtype))
     return Cast.apply(x, dtype=dtype)
 
 
@@ -1055,6 +1055,6 @@ _COMPARE = {"eq": "__eq__", "ne": "__ne__", "lt": "__lt__", "le": "__le__", "gt"
 def compare(a, b, how: str) -> Tensor:
     a, b = _operands(a, b)
     try:
-        return Tensor._wrap(getattr(a.data, _COMPARE[how])(b.data))
+        return Tensor._wrap(getattr(a.array, _COMPARE[how])(b.array))
     except ValueError as err:
         raise ShapeError(f"{how}: {err} (shapes {a.shape} and {b.shape})") from None

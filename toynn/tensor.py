@@ -105,7 +105,7 @@ class Function:
         fn = cls.__new__(cls)
         fn.parents = inputs
         try:
-            y = fn.forward(*[t.data for t in inputs], **params)
+            y = fn.forward(*[t.array for t in inputs], **params)
         except ShapeError:
             raise
         except ValueError as err:  # NumPy's own shape errors, named once here for every op
@@ -138,7 +138,7 @@ def _forward_tangent(fn, inputs, y):
     fn.has_tangent = tuple(t.tangent is not None for t in inputs)
     # NOTE: a zero-strided, read-only view of one zero: no memory, no fill; jvp rules never write their tangents
     tangents = [
-        t.tangent if t.tangent is not None else xp.broadcast_to(xp.zeros((), dtype=t.data.dtype), t.data.shape)
+        t.tangent if t.tangent is not None else xp.broadcast_to(xp.zeros((), dtype=t.array.dtype), t.array.shape)
         for t in inputs
     ]
     dy = fn.jvp(*tangents)
@@ -177,12 +177,12 @@ class _Freed(Function):
 class Tensor:
     """An n-dimensional array (NumPy or CuPy) that records the ops applied to it for backward."""
 
-    __slots__ = ("data", "grad", "_requires_grad", "tangent", "_ctx", "_version", "__weakref__")
+    __slots__ = ("array", "grad", "_requires_grad", "tangent", "_ctx", "_version", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         xp = array_module(data)
         if not isinstance(data, xp.ndarray):
             numpy_scalar = isinstance(data, np.generic)
@@ -191,7 +191,7 @@ class Tensor:
                 dtype = get_default_dtype()  # torch.Tensor(list) is a float tensor, whatever the values
         if dtype is not None:
             data = data.astype(dtype, copy=False)
-        self.data = data
+        self.array = data
         self.grad = None
         self.tangent = None
         self._ctx = None
@@ -204,25 +204,42 @@ class Tensor:
     def _wrap(cls, data):
         """Fast constructor for arrays produced by ops (no conversion, no checks)."""
         t = cls.__new__(cls)
-        t.data, t.grad, t.tangent, t._ctx, t._version, t._requires_grad = data, None, None, None, 0, False
+        t.array, t.grad, t.tangent, t._ctx, t._version, t._requires_grad = data, None, None, None, 0, False
         return t
 
     # -- attributes ---------------------------------------------------------------------------
+    # NOTE: `array` is the raw NumPy/CuPy array that ops compute on; `data` is PyTorch's: a Tensor
+    @property
+    def data(self) -> Tensor:
+        """The same memory as a Tensor with no history (PyTorch's .data): ops on it are not recorded, and
+        in-place ones (p.data -= lr * p.grad) write the values without autograd seeing them."""
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value) -> None:
+        """p.data = t: p now holds t's memory (shape and dtype too), keeping its own requires_grad."""
+        self.array = value.array if isinstance(value, Tensor) else array_module(value).asarray(value)
+
+    def __array__(self, dtype=None, copy=None):
+        """np.asarray(t): the values on the CPU, as NumPy sees a torch tensor."""
+        arr = to_device(self.array, "cpu")
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> str:
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def is_leaf(self) -> bool:
@@ -243,7 +260,7 @@ class Tensor:
         return self.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -254,7 +271,7 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        arr = to_device(self.data, "cpu")
+        arr = to_device(self.array, "cpu")
         whole = arr.dtype.kind != "f" or not np.isfinite(arr).all() or bool((arr == np.round(arr)).all())
         body = np.array2string(
             arr, precision=4, floatmode="maxprec" if whole else "fixed", separator=", ", prefix="tensor("
@@ -269,9 +286,9 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -280,7 +297,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.dtype.kind not in "iu" or self.data.size != 1:
+        if self.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
@@ -289,19 +306,19 @@ class Tensor:
         """The data as a NumPy array (shares memory on the CPU, like PyTorch)."""
         if self.requires_grad and _Mode.grad_enabled:
             raise RuntimeError("Can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy()")
-        return to_device(self.data, "cpu")
+        return to_device(self.array, "cpu")
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted; got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
-        return to_device(self.data, "cpu").tolist()
+        return to_device(self.array, "cpu").tolist()
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self.array)
 
     def clone(self) -> Tensor:
         return ops.clone(self)
@@ -317,7 +334,7 @@ class Tensor:
             else:
                 dtype = a
         out = self
-        if device is not None and device_of(self.data) != str(device).split(":")[0]:
+        if device is not None and device_of(self.array) != str(device).split(":")[0]:
             out = ops.to_device(out, str(device))
         if dtype is not None and np.dtype(dtype) != out.dtype:
             out = ops.cast(out, dtype)
@@ -381,7 +398,7 @@ class Tensor:
         """Run an in-place op: rebase the graph when it records, else mutate the array itself.
 
         make(old) computes the result out of place with ops, so it is differentiable; write()
-        mutates self.data. Both bump the version counter, so a node that already used the old
+        mutates self.array. Both bump the version counter, so a node that already used the old
         value refuses to run backward instead of giving wrong gradients.
         """
         other_requires = isinstance(other, Tensor) and other.requires_grad
@@ -397,12 +414,12 @@ class Tensor:
                     "grad: toynn cannot write it through to the base. Compute the new value out of place, "
                     "e.g. y = toynn.where(mask, y * 10, y)"
                 )
-            old = Tensor._wrap(self.data)  # the old value keeps its node; self takes the new one
+            old = Tensor._wrap(self.array)  # the old value keeps its node; self takes the new one
             old._requires_grad, old._ctx, old._version = self._requires_grad, self._ctx, self._version
             old.tangent = self.tangent
             result = make(old)
             # NOTE: the array is replaced, not mutated, so arrays saved by earlier nodes stay valid
-            self.data, self._ctx, self._requires_grad = result.data, result._ctx, result._requires_grad
+            self.array, self._ctx, self._requires_grad = result.array, result._ctx, result._requires_grad
             if _Mode.forward_level:
                 self.tangent = result.tangent
             self._version += 1
@@ -412,10 +429,10 @@ class Tensor:
         other_carries = isinstance(other, Tensor) and other.tangent is not None
         if _Mode.forward_level and (self.tangent is not None or other_carries):
             # forward mode: the new tangent comes from the op's jvp rule, through the same out-of-place op
-            old = Tensor._wrap(self.data)  # make() computes out of place, as in the recording branch above
+            old = Tensor._wrap(self.array)  # make() computes out of place, as in the recording branch above
             old.tangent = self.tangent
             result = make(old)
-            self.data[...] = result.data  # NOTE: written in place, as write() would: views of self see the change
+            self.array[...] = result.array  # NOTE: written in place, as write() would: views of self see the change
             self.tangent = result.tangent
             self._version += 1
             return self
@@ -425,17 +442,17 @@ class Tensor:
 
     def _binary_inplace(self, other, op: Callable) -> Tensor:
         def write():
-            value = other.data if isinstance(other, Tensor) else other
+            value = other.array if isinstance(other, Tensor) else other
             if op is ops.add:
-                self.data += value
+                self.array += value
             elif op is ops.sub:
-                self.data -= value
+                self.array -= value
             elif op is ops.mul:
-                self.data *= value
+                self.array *= value
             elif op is ops.div:
-                self.data /= value
+                self.array /= value
             else:
-                self.data[...] = value
+                self.array[...] = value
 
         return self._inplace(lambda old: op(old, other), write, other)
 
@@ -465,13 +482,13 @@ class Tensor:
 
     def clamp_(self, min=None, max=None) -> Tensor:
         def write():
-            array_module(self.data).clip(self.data, min, max, out=self.data)
+            array_module(self.array).clip(self.array, min, max, out=self.array)
 
         return self._inplace(lambda old: ops.clamp(old, min, max), write)
 
     def __setitem__(self, index, value) -> None:
         def write():
-            self.data[ops.normalize_index(index)] = value.data if isinstance(value, Tensor) else value
+            self.array[ops.normalize_index(index)] = value.array if isinstance(value, Tensor) else value
 
         self._inplace(lambda old: ops.setitem(old, index, value), write, value)
 
@@ -576,7 +593,7 @@ class Tensor:
         return self >= other
 
     def logical_not(self):
-        return Tensor._wrap(~self.data.astype(bool))
+        return Tensor._wrap(~self.array.astype(bool))
 
     def add(self, other, *, alpha=1):
         return ops.add(self, other if alpha == 1 else other * alpha)
@@ -725,16 +742,16 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, on_increment=N
     """
     if not root.requires_grad:
         raise RuntimeError("backward(): this tensor does not require grad and has no grad_fn")
-    xp = array_module(root.data)
+    xp = array_module(root.array)
     if grad is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise ShapeError(
                 f"backward() on a tensor of shape {root.shape} needs gradient= of that shape; "
                 "or reduce it first with .sum() or .mean()"
             )
-        grad = xp.ones_like(root.data)
+        grad = xp.ones_like(root.array)
     else:
-        grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.dtype)
+        grad = grad.array if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.dtype)
         if grad.shape != root.shape:
             raise ShapeError(f"backward(): gradient has shape {grad.shape} but the tensor has shape {root.shape}")
         grad = grad.copy()  # NOTE: it may reach a leaf's .grad, which must not alias the caller's array
@@ -756,9 +773,9 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, on_increment=N
         for parent, gp in zip(fn.parents, gs):
             if gp is None or not parent.requires_grad:
                 continue
-            if gp.shape != parent.data.shape:
-                gp = sum_to(gp, parent.data.shape)  # undo broadcasting, once, for every op
-            assert gp.shape == parent.data.shape, (
+            if gp.shape != parent.array.shape:
+                gp = sum_to(gp, parent.array.shape)  # undo broadcasting, once, for every op
+            assert gp.shape == parent.array.shape, (
                 f"{type(fn).__name__}.backward gave grad {gp.shape} for input {parent.shape}"
             )
             if on_increment is not None:
@@ -781,7 +798,7 @@ def _accumulate(leaf: Tensor, g, owned: set) -> None:
         owned.add(id(g))
         leaf.grad = Tensor._wrap(g)
     else:
-        leaf.grad.data += g  # in place, as PyTorch accumulates
+        leaf.grad.array += g  # in place, as PyTorch accumulates
 
 
 def _check_versions(fn: Function, out: Tensor) -> None:

@@ -26,7 +26,7 @@ def main() -> int:
     out = Path(args.out)
     opt = make_optimizer(model, "loader")
     fit(model, toynn.nn.CrossEntropyLoss(), opt, loader, EPOCHS, run_dir=out / "run", progress=True, distributed=dist)
-    weights = {name: np.ascontiguousarray(p.data) for name, p in model.state_dict().items()}
+    weights = {name: np.ascontiguousarray(p.array) for name, p in model.state_dict().items()}
     save_file(weights, str(out / f"rank{dist.rank}.safetensors"))
     return 0
 

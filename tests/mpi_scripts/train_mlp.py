@@ -78,7 +78,7 @@ def reference(mode: str) -> dict[str, np.ndarray]:
             for start in range(0, len(order), 2 * RANK_BATCH):  # rank 0's and rank 1's batch together
                 rows = order[start : start + 2 * RANK_BATCH]
                 step(model, opt, x[rows], y[rows])
-    return {name: p.data.copy() for name, p in model.state_dict().items()}
+    return {name: p.array.copy() for name, p in model.state_dict().items()}
 
 
 def _maybe_fail(args, rank: int, s: int) -> None:
@@ -125,11 +125,11 @@ def main() -> int:
             seen, loss_sum = 0, 0.0
             for xb, yb in loader:
                 _maybe_fail(args, dist.rank, s)
-                loss_sum += step(model, opt, xb.data, yb.data, dist) * len(yb)
+                loss_sum += step(model, opt, xb.array, yb.array, dist) * len(yb)
                 seen, s = seen + len(yb), s + 1
             epochs.append(dist.reduce_metrics({"seen": seen, "loss_sum": loss_sum, "steps": len(loader)}))
     out = Path(args.out)
-    weights = {name: np.ascontiguousarray(p.data) for name, p in model.state_dict().items()}
+    weights = {name: np.ascontiguousarray(p.array) for name, p in model.state_dict().items()}
     save_file(weights, str(out / f"rank{dist.rank}.safetensors"))  # every rank: the test checks they agree
     if dist.is_main:
         (out / "metrics.json").write_text(json.dumps({"world_size": dist.world_size, "epochs": epochs}))

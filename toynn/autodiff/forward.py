@@ -16,14 +16,14 @@ def jvp(f, primals, tangents):
     for p, t in zip(primals, tangents):
         if t.shape != p.shape:
             raise ValueError(f"jvp: tangent of shape {t.shape} for a primal of shape {p.shape}")
-        x = Tensor._wrap(p.data)
-        x.tangent = t.data if isinstance(t, Tensor) else t
+        x = Tensor._wrap(p.array)
+        x.tangent = t.array if isinstance(t, Tensor) else t
         inputs.append(x)
     _Mode.forward_level += 1
     try:
         out = f(*inputs)
     finally:
         _Mode.forward_level -= 1
-    tangent = out.tangent if out.tangent is not None else array_module(out.data).zeros_like(out.data)
+    tangent = out.tangent if out.tangent is not None else array_module(out.array).zeros_like(out.array)
     out.tangent = None
     return out, Tensor._wrap(tangent)

@@ -22,17 +22,17 @@ def numerical_jacobian(f, inputs, eps: float = 1e-6) -> list[list[np.ndarray]]:
     """J[o][i] of shape (outputs[o].size, inputs[i].size) by centered differences (f(x+e) - f(x-e)) / 2e."""
     inputs = _as_tuple(inputs)
     with no_grad():
-        n_out = [o.data.size for o in _outputs(f, inputs)]
-        jac = [[np.zeros((n, x.data.size)) for x in inputs] for n in n_out]
+        n_out = [o.array.size for o in _outputs(f, inputs)]
+        jac = [[np.zeros((n, x.array.size)) for x in inputs] for n in n_out]
         for i, x in enumerate(inputs):
-            # NOTE: index x.data itself (C order), never a reshaped copy of a non-contiguous array
+            # NOTE: index x.array itself (C order), never a reshaped copy of a non-contiguous array
             for j, idx in enumerate(np.ndindex(x.shape)):
-                orig = x.data[idx].item()
-                x.data[idx] = orig + eps
-                plus = [to_device(o.data, "cpu").astype(np.float64).ravel() for o in _outputs(f, inputs)]
-                x.data[idx] = orig - eps
-                minus = [to_device(o.data, "cpu").astype(np.float64).ravel() for o in _outputs(f, inputs)]
-                x.data[idx] = orig
+                orig = x.array[idx].item()
+                x.array[idx] = orig + eps
+                plus = [to_device(o.array, "cpu").astype(np.float64).ravel() for o in _outputs(f, inputs)]
+                x.array[idx] = orig - eps
+                minus = [to_device(o.array, "cpu").astype(np.float64).ravel() for o in _outputs(f, inputs)]
+                x.array[idx] = orig
                 for o in range(len(n_out)):
                     jac[o][i][:, j] = (plus[o] - minus[o]) / (2 * eps)
     return jac
@@ -50,20 +50,20 @@ def numerical_grad(f, inputs, eps: float = 1e-6) -> list[np.ndarray]:
 def _analytical_jacobian(f, inputs) -> list[list[np.ndarray]]:
     """The same Jacobians by backprop: one backward per output element, with a one-hot gradient."""
     outs = _outputs(f, inputs)
-    jac = [[np.zeros((o.data.size, x.data.size)) for x in inputs] for o in outs]
+    jac = [[np.zeros((o.array.size, x.array.size)) for x in inputs] for o in outs]
     for o, out in enumerate(outs):
         if not out.requires_grad:
             continue
-        xp = array_module(out.data)
-        for k in range(out.data.size):
+        xp = array_module(out.array)
+        for k in range(out.array.size):
             for x in inputs:
                 x.grad = None
-            onehot = xp.zeros(out.data.size, dtype=out.dtype)
+            onehot = xp.zeros(out.array.size, dtype=out.dtype)
             onehot[k] = 1
             backward(out, onehot.reshape(out.shape), retain_graph=True)
             for i, x in enumerate(inputs):
                 if x.grad is not None:
-                    jac[o][i][k] = to_device(x.grad.data, "cpu").ravel()
+                    jac[o][i][k] = to_device(x.grad.array, "cpu").ravel()
     return jac
 
 
@@ -121,27 +121,27 @@ def _check_direction(f, inputs, checked, eps, atol, rtol) -> None:
     us = {id(x): rng.standard_normal(x.shape) for x in checked}
     outs = _outputs(f, inputs)
     vs = [rng.standard_normal(o.shape) for o in outs]
-    originals = [x.data.copy() for x in checked]
+    originals = [x.array.copy() for x in checked]
     steps = {id(x): eps * to_device(us[id(x)], x.device) for x in checked}  # on each input's device
     with no_grad():
         for x, orig in zip(checked, originals):
-            x.data[...] = orig + steps[id(x)]
+            x.array[...] = orig + steps[id(x)]
         plus = _outputs(f, inputs)
         for x, orig in zip(checked, originals):
-            x.data[...] = orig - steps[id(x)]
+            x.array[...] = orig - steps[id(x)]
         minus = _outputs(f, inputs)
         for x, orig in zip(checked, originals):
-            x.data[...] = orig  # restored exactly, not by adding eps back
+            x.array[...] = orig  # restored exactly, not by adding eps back
     numeric = sum(
-        float((v * (to_device(p.data, "cpu") - to_device(m.data, "cpu"))).sum()) / (2 * eps)
+        float((v * (to_device(p.array, "cpu") - to_device(m.array, "cpu"))).sum()) / (2 * eps)
         for v, p, m in zip(vs, plus, minus)
     )
     for x in checked:
         x.grad = None
     for o, v in zip(outs, vs):
         if o.requires_grad:
-            backward(o, array_module(o.data).asarray(v, dtype=o.dtype), retain_graph=True)
-    analytic = sum(float((to_device(x.grad.data, "cpu") * us[id(x)]).sum()) for x in checked if x.grad is not None)
+            backward(o, array_module(o.array).asarray(v, dtype=o.dtype), retain_graph=True)
+    analytic = sum(float((to_device(x.grad.array, "cpu") * us[id(x)]).sum()) for x in checked if x.grad is not None)
     if abs(numeric - analytic) > atol + rtol * abs(numeric):
         raise AssertionError(
             f"gradcheck (fast mode): directional derivative v^T J u mismatch: numerical {numeric:.10g}, "

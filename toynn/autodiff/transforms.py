@@ -39,7 +39,7 @@ def _prepare(args, argnums, op: str) -> tuple[list, list[Tensor], tuple[int, ...
         x = _as_tensor(args[i])
         if x.dtype.kind != "f":
             raise TypeError(f"{op}: argument {i} must be floating point to be differentiated; got {x.dtype}")
-        leaf = Tensor._wrap(x.data)
+        leaf = Tensor._wrap(x.array)
         leaf.requires_grad = True
         args[i] = leaf
         wrt.append(leaf)
@@ -50,17 +50,17 @@ def _pullback(out: Tensor, wrt: list[Tensor]):
     """cotangent -> (d<out, cotangent>/d wrt_i for each i); every other leaf's .grad is left untouched."""
     ids = {id(x) for x in wrt}
     others = [t for t in toposort(out) if t._ctx is None and id(t) not in ids] if out.requires_grad else []
-    xp = array_module(out.data)
+    xp = array_module(out.array)
 
     def pull(cotangent, retain_graph: bool = True) -> tuple[Tensor, ...]:
         if not out.requires_grad:  # f does not depend on its inputs
-            return tuple(Tensor._wrap(xp.zeros_like(x.data)) for x in wrt)
+            return tuple(Tensor._wrap(xp.zeros_like(x.array)) for x in wrt)
         saved = [t.grad for t in others]
         for t in others + wrt:
             t.grad = None
         try:
             backward(out, cotangent, retain_graph)
-            grads = tuple(x.grad if x.grad is not None else Tensor._wrap(xp.zeros_like(x.data)) for x in wrt)
+            grads = tuple(x.grad if x.grad is not None else Tensor._wrap(xp.zeros_like(x.array)) for x in wrt)
         finally:
             for t, g in zip(others, saved):
                 t.grad = g
@@ -82,7 +82,7 @@ def value_and_grad(f, argnums=0):
         args, wrt, _ = _prepare(args, argnums, "grad")
         with enable_grad():
             out = f(*args)
-        if not isinstance(out, Tensor) or out.data.size != 1:
+        if not isinstance(out, Tensor) or out.array.size != 1:
             shape = out.shape if isinstance(out, Tensor) else type(out).__name__
             raise ShapeError(f"grad: f must return a one-element Tensor; got {shape}. Use jacrev or vjp instead")
         grads = _pullback(out, wrt)(None, retain_graph=False)
@@ -109,7 +109,7 @@ def vjp(f, *primals):
     pull = _pullback(out, wrt)
 
     def vjp_fn(cotangent):
-        v = cotangent.data if isinstance(cotangent, Tensor) else array_module(out.data).asarray(cotangent)
+        v = cotangent.array if isinstance(cotangent, Tensor) else array_module(out.array).asarray(cotangent)
         if v.shape != out.shape:
             raise ShapeError(f"vjp: cotangent has shape {v.shape} but f's output has shape {out.shape}")
         return pull(v, retain_graph=True)
@@ -125,13 +125,13 @@ def jacrev(f, argnums=0):
         with enable_grad():
             out = f(*args)
         pull = _pullback(out, wrt)
-        xp, m = array_module(out.data), out.data.size
-        rows = [xp.empty((m, x.data.size), dtype=out.dtype) for x in wrt]  # row k: d out_k / d x
+        xp, m = array_module(out.array), out.array.size
+        rows = [xp.empty((m, x.array.size), dtype=out.dtype) for x in wrt]  # row k: d out_k / d x
         for k in range(m):
             onehot = xp.zeros(m, dtype=out.dtype)
             onehot[k] = 1
             for row, g in zip(rows, pull(onehot.reshape(out.shape), retain_graph=k < m - 1)):
-                row[k] = g.data.ravel()
+                row[k] = g.array.ravel()
         return _one(tuple(Tensor._wrap(r.reshape(out.shape + x.shape)) for r, x in zip(rows, wrt)), argnums)
 
     return jacrev_f
@@ -150,16 +150,16 @@ def jacfwd(f, argnums=0):
                 return f(*args[:i], x, *args[i + 1 :])
 
             x = args[i]
-            xp, n = array_module(x.data), x.data.size
+            xp, n = array_module(x.array), x.array.size
             cols = []
             for j in range(n):
                 onehot = xp.zeros(n, dtype=x.dtype)
                 onehot[j] = 1
                 out, dout = jvp(f_i, (x,), (onehot.reshape(x.shape),))
-                cols.append(dout.data.ravel())
+                cols.append(dout.array.ravel())
             if not cols:  # an empty input has no columns, but the output's shape is still needed
                 out = f_i(x)
-            jac = xp.stack(cols, axis=-1) if cols else xp.zeros((out.data.size, 0), dtype=out.dtype)
+            jac = xp.stack(cols, axis=-1) if cols else xp.zeros((out.array.size, 0), dtype=out.dtype)
             jacs.append(Tensor._wrap(jac.reshape(out.shape + x.shape)))  # (m, n) -> out.shape + in.shape
         return _one(tuple(jacs), argnums)
 

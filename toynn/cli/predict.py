@@ -27,7 +27,7 @@ def run(args) -> int:
     for path in args.images:
         x, inverted = prepare_image(path, config["data"], config["input_shape"])
         with toynn.no_grad():
-            probs = model(toynn.tensor(x)).softmax(dim=1).data[0]
+            probs = model(toynn.tensor(x)).softmax(dim=1).array[0]
         k = int(np.argmax(probs))
         note = " (inverted: light background)" if inverted else ""
         print(f"{path}: {config['classes'][k]} (p={probs[k]:.3f}){note}")

@@ -16,7 +16,7 @@ DENSE_LIMIT = 1 << 22  # sparse=None switches to scipy.sparse above this many ma
 
 def _array(kernel) -> np.ndarray:
     """A kernel given as a Tensor, an array or nested lists, as a float64 NumPy array."""
-    data = to_device(kernel.data, "cpu") if isinstance(kernel, Tensor) else kernel
+    data = to_device(kernel.array, "cpu") if isinstance(kernel, Tensor) else kernel
     return np.asarray(data, dtype=np.float64)
 
 

@@ -200,7 +200,7 @@ def _max_pool(op, input, kernel_size, stride, padding, dilation, ceil_mode, retu
 def _switches(x, kernel, stride, padding, dilation, out_hw) -> MaxPool2d:
     """A MaxPool2d node run outside the graph (no_grad): only its switches are wanted."""
     fn = MaxPool2d.__new__(MaxPool2d)
-    fn.forward(x.data, kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
+    fn.forward(x.array, kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
     return fn
 
 
@@ -223,7 +223,7 @@ def _avg_pool(op, input, kernel_size, stride, padding, ceil_mode, count_include_
         raise ValueError(f"{op}: divisor_override must be a non-zero int; got {divisor_override!r}")
     x, unbatched = add_batch(input, nd)
     x = as_2d(x, nd)
-    xp = array_module(x.data)
+    xp = array_module(x.array)
     div = _avg_divisor(xp, x.dtype, x.shape[2:], kernel, stride, pad, out, count_include_pad, divisor_override)
     y = AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=pad, out_hw=out, divisor=div)
     return from_2d(y, nd, unbatched)
@@ -293,7 +293,7 @@ def _adaptive_avg(op, input, output_size, nd):
     if k is not None:  # equal windows: a plain average pool
         y = AvgPool2d.apply(x, kernel=k, stride=k, padding=(0, 0), out_hw=out2, divisor=k[0] * k[1])
     else:  # separable: y = A_h @ x @ A_w^T, a composite of matmuls with constant averaging matrices
-        xp = array_module(x.data)
+        xp = array_module(x.array)
         a_h = Tensor._wrap(_averaging_matrix(xp, size[0], out2[0], x.dtype))
         a_w = Tensor._wrap(_averaging_matrix(xp, size[1], out2[1], x.dtype).T)
         y = ops.matmul(ops.matmul(a_h, x), a_w)
@@ -366,7 +366,7 @@ def _adaptive_max(op, input, output_size, return_indices, nd):
             fn = y._ctx
             if fn is None:
                 fn = AdaptiveMaxPool2d.__new__(AdaptiveMaxPool2d)
-                fn.forward(x.data, out_hw=out2)
+                fn.forward(x.array, out_hw=out2)
             indices = fn.idx
     y = from_2d(y, nd, unbatched)
     return (y, from_2d(Tensor._wrap(indices), nd, unbatched)) if return_indices else y
@@ -437,13 +437,13 @@ def _max_unpool(op, input, indices, kernel_size, stride, padding, output_size, n
     if min(out) < 1:
         raise ShapeError(f"{op}: output would be empty: {dims(out)} (input {dims(input.shape[-nd:])})")
     n_out = int(np.prod(out))
-    if indices.data.size:
-        lo, hi = int(indices.data.min()), int(indices.data.max())
+    if indices.array.size:
+        lo, hi = int(indices.array.min()), int(indices.array.max())
         if lo < 0 or hi >= n_out:
             bad = hi if hi >= n_out else lo
             raise ShapeError(f"{op}: index {bad} is out of range for output {dims(out)} ({n_out} positions per plane)")
     x, unbatched = add_batch(input, nd)
-    idx = indices.data[None] if unbatched else indices.data
+    idx = indices.array[None] if unbatched else indices.array
     x = as_2d(x, nd)
     if nd == 1:
         idx, out = idx[:, :, None, :], (1, *out)

@@ -39,7 +39,7 @@ def default_collate(samples: list):
             raise ValueError(f"default_collate: samples have different lengths, e.g. {len(first)} and more")
         return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
     if isinstance(first, Tensor):
-        arrays = [s.data for s in samples]
+        arrays = [s.array for s in samples]
         return array_module(*arrays).stack(arrays)
     if isinstance(first, (bool, np.bool_)):
         return np.array(samples, dtype=np.bool_)
@@ -74,16 +74,16 @@ class TensorDataset(Dataset):
         if not tensors:
             raise ValueError("TensorDataset: expected at least one tensor")
         self.tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in tensors)
-        sizes = [t.shape[0] if t.data.ndim else None for t in self.tensors]
+        sizes = [t.shape[0] if t.array.ndim else None for t in self.tensors]
         if any(s != sizes[0] for s in sizes) or sizes[0] is None:
             raise ValueError(f"TensorDataset: size mismatch between tensors: first dimensions {sizes}")
 
     def __getitem__(self, index):
-        return tuple(_as_tensor(t.data[index]) for t in self.tensors)
+        return tuple(_as_tensor(t.array[index]) for t in self.tensors)
 
     def __getitems__(self, indices) -> tuple:
         """indices (B,) -> tuple of batch arrays (B, ...), one fancy index per tensor."""
-        return tuple(t.data[indices] for t in self.tensors)
+        return tuple(t.array[indices] for t in self.tensors)
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]

@@ -67,7 +67,7 @@ class DataLoader:
         single = not isinstance(batch, tuple)
         fields = [batch] if single else list(batch)
         if self.transform is not None:
-            fields[0] = self.transform(fields[0].data if isinstance(fields[0], Tensor) else fields[0])
+            fields[0] = self.transform(fields[0].array if isinstance(fields[0], Tensor) else fields[0])
         out = tuple(self._tensor(f) for f in fields)
         return out[0] if single else out
 
@@ -75,7 +75,7 @@ class DataLoader:
         if isinstance(x, list):  # strings are not tensors
             return x
         if isinstance(x, Tensor):
-            x = x.data
+            x = x.array
         x = np.asarray(x) if isinstance(x, np.generic) else x
         return Tensor(to_device(x, self.device) if self.device is not None else x)
 

@@ -26,7 +26,7 @@ FORMAT = "toynn-checkpoint/1"
 def _flatten(obj, prefix: str, arrays: dict):
     """obj with every array replaced by a placeholder; the arrays are collected under dotted keys."""
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj.array
     if hasattr(obj, "__array__") and not isinstance(obj, (int, float, bool, str)) and obj is not None:
         # NOTE: asarray(order="C"), not ascontiguousarray, which turns a 0-d array (num_batches_tracked) into 1-d
         arr = np.asarray(to_device(np.asarray(obj) if isinstance(obj, np.generic) else obj, "cpu"), order="C")

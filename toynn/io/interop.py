@@ -56,6 +56,6 @@ def save_torch_safetensors(model, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # NOTE: tied tensors are written once under each name (copies), which PyTorch's load_state_dict accepts
     # NOTE: asarray(order="C") keeps 0-d arrays 0-d (ascontiguousarray makes them 1-d)
-    arrays = {name: np.asarray(to_device(t.data, "cpu"), order="C") for name, t in model.state_dict().items()}
+    arrays = {name: np.asarray(to_device(t.array, "cpu"), order="C") for name, t in model.state_dict().items()}
     save_file(arrays, str(path), metadata={"format": "pt"})  # "pt": what transformers expects of torch files
     return path

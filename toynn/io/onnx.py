@@ -69,7 +69,7 @@ class _Graph:
         """A Parameter or buffer as an initializer under its state_dict name, written once however often used."""
         if id(t) not in self.param_names:
             name = self.fresh(self.params.get(id(t), f"{path}.{attr}" if path else attr))
-            self.inits[name] = np.asarray(to_device(t.data, "cpu"))
+            self.inits[name] = np.asarray(to_device(t.array, "cpu"))
             self.param_names[id(t)] = name
         return self.param_names[id(t)]
 

@@ -73,7 +73,7 @@ class _Counted:
 def _flat(jacs, out_size: int) -> list[np.ndarray]:
     jacs = jacs if isinstance(jacs, tuple) else (jacs,)
     return [
-        np.asarray(to_device(j.data if isinstance(j, Tensor) else j, "cpu"), dtype=np.float64).reshape(out_size, -1)
+        np.asarray(to_device(j.array if isinstance(j, Tensor) else j, "cpu"), dtype=np.float64).reshape(out_size, -1)
         for j in jacs
     ]
 
@@ -87,14 +87,14 @@ def compare(f, *inputs, reference=None, dual=None, eps: float = 1e-6, symbolic: 
     inputs = tuple(_as_tensor(x) for x in inputs)
     argnums = tuple(range(len(inputs)))
     with no_grad():
-        m = f(*inputs).data.size
-    n = sum(x.data.size for x in inputs)
+        m = f(*inputs).array.size
+    n = sum(x.array.size for x in inputs)
     rows, note = [], ""
 
     counted = _Counted(f)
     start = time.perf_counter()
     # NOTE: numerical_jacobian perturbs its inputs in place: give it copies, never the caller's tensors
-    fd = numerical_jacobian(counted, [Tensor(x.data.copy()) for x in inputs], eps)[0]
+    fd = numerical_jacobian(counted, [Tensor(x.array.copy()) for x in inputs], eps)[0]
     rows.append(Row("finite differences", fd, time.perf_counter() - start, f"{counted.calls} f calls (2 per input)"))
 
     if symbolic:
@@ -130,7 +130,7 @@ def compare(f, *inputs, reference=None, dual=None, eps: float = 1e-6, symbolic: 
     if dual is not None:
         if n != 1 or m != 1:
             raise ValueError(f"compare: dual= needs one scalar input and output; f maps {n} numbers to {m}")
-        x = float(inputs[0].data)
+        x = float(inputs[0].array)
         counted = _Counted(dual)
         start = time.perf_counter()
         d = dual_numbers.derivative(counted, x)
@@ -138,7 +138,7 @@ def compare(f, *inputs, reference=None, dual=None, eps: float = 1e-6, symbolic: 
 
     exact = None
     if reference is not None:
-        exact = _flat(reference(*[x.data for x in inputs]), m)
+        exact = _flat(reference(*[x.array for x in inputs]), m)
     for r in rows:
         r.max_diff = max(float(np.abs(a - b).max(initial=0.0)) for a, b in zip(r.jacobians, rev))
         if exact is not None:
@@ -195,21 +195,21 @@ def step_size_study(f, x, eps_values=np.logspace(-1, -15, 29), method: str = "ce
     if method not in ("central", "forward"):
         raise ValueError(f"step_size_study: method must be 'central' or 'forward'; got {method!r}")
     x = _as_tensor(x)
-    reference = to_device(grad(f)(x).data, "cpu").astype(np.float64)
-    base = x.data
+    reference = to_device(grad(f)(x).array, "cpu").astype(np.float64)
+    base = x.array
     errors = []
     with no_grad():
-        f0 = float(f(Tensor(base.copy())).data)
+        f0 = float(f(Tensor(base.copy())).array)
         for eps in eps_values:
             g = np.empty(base.shape)
             for idx in np.ndindex(base.shape):
                 plus = base.copy()
                 plus[idx] += eps
-                f_plus = float(f(Tensor(plus)).data)
+                f_plus = float(f(Tensor(plus)).array)
                 if method == "central":
                     minus = base.copy()
                     minus[idx] -= eps
-                    g[idx] = (f_plus - float(f(Tensor(minus)).data)) / (2 * eps)
+                    g[idx] = (f_plus - float(f(Tensor(minus)).array)) / (2 * eps)
                 else:
                     g[idx] = (f_plus - f0) / eps
             errors.append(float(np.abs(g - reference).max()))
@@ -240,7 +240,7 @@ def sweep_point(n: int, m: int, repeats: int = 3, seed: int = 0) -> list[dict]:
         return ops.tanh(ops.matmul(W, v))
 
     def fd():
-        return numerical_jacobian(f, [Tensor(x.data.copy())])
+        return numerical_jacobian(f, [Tensor(x.array.copy())])
 
     methods = [
         ("forward mode", lambda: jacfwd(f)(x), f"{n} jvp"),

@@ -51,12 +51,12 @@ class Linear(_Layer):
         self.weight_grads = self.bias_grads = None
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._forward(x, F.Affine, (x.data, self.weight.data, self.bias.data), (True, True, True))
+        return self._forward(x, F.Affine, (x.array, self.weight.array, self.bias.array), (True, True, True))
 
     def backward(self, x: Tensor, grad: Tensor) -> Tensor:
         """Given d loss / d y, set weight_grads and bias_grads and return d loss / d x."""
-        node = self._backward_node(x, F.Affine, (x.data, self.weight.data, self.bias.data), (True, True, True))
-        gx, gw, gb = node.backward(grad.data)
+        node = self._backward_node(x, F.Affine, (x.array, self.weight.array, self.bias.array), (True, True, True))
+        gx, gw, gb = node.backward(grad.array)
         self.weight_grads, self.bias_grads = Tensor._wrap(gw), Tensor._wrap(gb)
         return Tensor._wrap(gx)
 
@@ -65,20 +65,20 @@ class ReLU(_Layer):
     """y = max(x, 0); backward passes the gradient where x > 0."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._forward(x, ops.ReLU, (x.data,), (True,))
+        return self._forward(x, ops.ReLU, (x.array,), (True,))
 
     def backward(self, x: Tensor, grad: Tensor) -> Tensor:
-        return Tensor._wrap(self._backward_node(x, ops.ReLU, (x.data,), (True,)).backward(grad.data))
+        return Tensor._wrap(self._backward_node(x, ops.ReLU, (x.array,), (True,)).backward(grad.array))
 
 
 class Sigmoid(_Layer):
     """y = 1 / (1 + exp(-x)); backward multiplies by y (1 - y)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._forward(x, ops.Sigmoid, (x.data,), (True,))
+        return self._forward(x, ops.Sigmoid, (x.array,), (True,))
 
     def backward(self, x: Tensor, grad: Tensor) -> Tensor:
-        return Tensor._wrap(self._backward_node(x, ops.Sigmoid, (x.data,), (True,)).backward(grad.data))
+        return Tensor._wrap(self._backward_node(x, ops.Sigmoid, (x.array,), (True,)).backward(grad.array))
 
 
 class CrossEntropyLoss(_Layer):
@@ -87,20 +87,20 @@ class CrossEntropyLoss(_Layer):
     _params = dict(weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0)
 
     def forward(self, yhat: Tensor, label) -> Tensor:
-        return self._forward(yhat, F.CrossEntropy, (yhat.data,), (True,), target=_labels(label, yhat), **self._params)
+        return self._forward(yhat, F.CrossEntropy, (yhat.array,), (True,), target=_labels(label, yhat), **self._params)
 
     def backward(self, yhat: Tensor, label) -> Tensor:
         """d loss / d yhat = (softmax(yhat) - onehot(label)) / N."""
         node = self._backward_node(
-            yhat, F.CrossEntropy, (yhat.data,), (True,), target=_labels(label, yhat), **self._params
+            yhat, F.CrossEntropy, (yhat.array,), (True,), target=_labels(label, yhat), **self._params
         )
-        xp_one = yhat.data.dtype.type(1)
-        return Tensor._wrap(node.backward(array_module(yhat.data).asarray(xp_one)))
+        xp_one = yhat.array.dtype.type(1)
+        return Tensor._wrap(node.backward(array_module(yhat.array).asarray(xp_one)))
 
 
 def _labels(label, yhat: Tensor):
     """An int, a list or a Tensor of class indices as an int64 array of shape (N,)."""
-    target = label.data if isinstance(label, Tensor) else to_device(np.asarray(label), yhat.device)
+    target = label.array if isinstance(label, Tensor) else to_device(np.asarray(label), yhat.device)
     target = target.astype(np.int64).reshape(-1)
     if target.shape[0] != yhat.shape[0]:
         raise ValueError(f"CrossEntropyLoss: {target.shape[0]} labels for {yhat.shape[0]} predictions")

@@ -130,7 +130,7 @@ def _first_layer(model, input_shape) -> str:
             shape = _image_shape(input_shape)
             if shape is None or math.prod(shape) != m.in_features:
                 return ""
-            w = m.weight.data[:64].reshape(-1, *shape)  # (64, in) -> (64, C, H, W): one unit's weights per tile
+            w = m.weight.array[:64].reshape(-1, *shape)  # (64, in) -> (64, C, H, W): one unit's weights per tile
             grid = vision.filter_grid(w) if shape[0] in (1, 3) else vision.filter_grid(w[:, :1])
             what = (
                 f"{name}: the weights of the first {len(w)} of {m.out_features} units, as {shape[1]}x{shape[2]} images"
@@ -196,7 +196,7 @@ def confusion_matrix(model, x, y, num_classes: int, batch_size: int = 512) -> np
     model.eval()
     with no_grad():
         for a in range(0, len(x), batch_size):
-            pred = vision.images.as_numpy(model(tensor(x[a : a + batch_size])).data).argmax(axis=1)
+            pred = vision.images.as_numpy(model(tensor(x[a : a + batch_size])).array).argmax(axis=1)
             np.add.at(counts, (y[a : a + batch_size], pred), 1)
     model.train(was_training)
     return counts

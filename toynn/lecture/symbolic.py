@@ -67,7 +67,7 @@ def _reduce(a: np.ndarray, axis, keepdims: bool, fn) -> np.ndarray:
 
 
 def _pad(fn, out: Tensor, x):
-    y = _constant(out.data)  # the padding value, whatever it was, is in the output
+    y = _constant(out.array)  # the padding value, whatever it was, is in the output
     y[fn.slices] = x
     return y
 
@@ -111,7 +111,7 @@ def _rules() -> dict:
         ops.Sigmoid: lambda fn, out, a: _map(lambda e: 1 / (1 + sp.exp(-e)), a),
         ops.ReLU: lambda fn, out, a: _map(relu, a),
         # Clamp's node keeps no bounds: where the mask is off, the output is the constant bound
-        ops.Clamp: lambda fn, out, a: _obj(np.where(to_device(fn.mask, "cpu"), a, _constant(out.data))),
+        ops.Clamp: lambda fn, out, a: _obj(np.where(to_device(fn.mask, "cpu"), a, _constant(out.array))),
         ops.Maximum: lambda fn, out, a, b: _obj(np.frompyfunc(sp.Max, 2, 1)(a, b)),
         ops.Where: lambda fn, out, a, b: _obj(np.where(to_device(fn.cond, "cpu"), a, b)),
         ops.Sum: lambda fn, out, a: _reduce(a, fn.axis, fn.keepdims, add),
@@ -156,7 +156,7 @@ def trace(f, *inputs, names=None) -> tuple[list[np.ndarray], np.ndarray]:
     """(symbols, expression): f's graph at `inputs`, translated op by op into SymPy (object arrays)."""
     leaves = [
         Tensor(
-            np.asarray(to_device(x.data, "cpu") if isinstance(x, Tensor) else x, dtype=np.float64), requires_grad=True
+            np.asarray(to_device(x.array, "cpu") if isinstance(x, Tensor) else x, dtype=np.float64), requires_grad=True
         )
         for x in inputs
     ]
@@ -172,7 +172,7 @@ def trace(f, *inputs, names=None) -> tuple[list[np.ndarray], np.ndarray]:
             continue
         fn = t._ctx
         if fn is None:  # a tensor f made from constants (or a parameter): a number in the expression
-            exprs[id(t)] = _constant(t.data)
+            exprs[id(t)] = _constant(t.array)
             continue
         rule = rules.get(type(fn))
         if rule is None:
@@ -235,7 +235,7 @@ class SymbolicResult:
             raise ValueError(f"evaluate: f has {len(self.symbols)} inputs; got {len(values)} values")
         flat_symbols = [s for sym in self.symbols for s in np.ravel(sym)]
         flat_values = [
-            float(v) for x in values for v in np.ravel(x.data if isinstance(x, Tensor) else np.asarray(x, dtype=float))
+            float(v) for x in values for v in np.ravel(x.array if isinstance(x, Tensor) else np.asarray(x, dtype=float))
         ]
         entries = [e for jac in self._jacobians for e in np.ravel(jac)]
         numbers = sp.lambdify(flat_symbols, entries, modules="numpy")(*flat_values) if entries else []

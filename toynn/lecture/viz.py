@@ -69,10 +69,10 @@ def graph(tensor: Tensor, names=None, show_grad: bool = True, increments=None, r
         head = labels.get(id(t), "")
         origin = _op_name(fn) if fn is not None else ("leaf" if t.requires_grad else "constant")
         rows = [f"{head} ({origin})" if head else origin, f"shape {tuple(t.shape)}"]
-        if t.data.size == 1:
-            rows.append(f"value {_fmt(t.data)}")
+        if t.array.size == 1:
+            rows.append(f"value {_fmt(t.array)}")
         if show_grad:
-            g = t.grad.data if fn is None and t.grad is not None else grads.get(id(t))
+            g = t.grad.array if fn is None and t.grad is not None else grads.get(id(t))
             if g is not None:
                 rows.append(f"grad {_fmt(g)}")
         style = 'style=filled, fillcolor="#e8f0fe"' if fn is None and t.requires_grad else 'style=""'

@@ -45,13 +45,13 @@ class Perceptron(nn.Module):
         after finitely many mistakes (Novikoff); otherwise it reports the data are not separable.
         """
         # the rule runs one sample at a time in Python: on host arrays, wherever the tensors live
-        xs = np.asarray(to_device(x.data, "cpu") if isinstance(x, Tensor) else x, dtype=np.float64)
-        ys = np.asarray(to_device(y.data, "cpu") if isinstance(y, Tensor) else y)
+        xs = np.asarray(to_device(x.array, "cpu") if isinstance(x, Tensor) else x, dtype=np.float64)
+        ys = np.asarray(to_device(y.array, "cpu") if isinstance(y, Tensor) else y)
         if xs.ndim != 2 or xs.shape[1] != self.in_features:
             raise ShapeError(f"Perceptron.fit: x must be (N, {self.in_features}); got {xs.shape}")
         if ys.shape != (len(xs),) or not np.isin(ys, (0, 1)).all():
             raise ValueError(f"Perceptron.fit: y must be {len(xs)} labels in {{0, 1}}; got shape {ys.shape}")
-        w, b = to_device(self.weight.data, "cpu").astype(np.float64), float(self.bias.data)
+        w, b = to_device(self.weight.array, "cpu").astype(np.float64), float(self.bias.array)
         mistakes = []
         for _ in range(epochs):
             errors = 0
@@ -65,8 +65,8 @@ class Perceptron(nn.Module):
             if errors == 0:
                 break
         with no_grad():
-            self.weight.data[...] = to_device(w.astype(self.weight.dtype), self.weight.device)
-            self.bias.data[...] = b
+            self.weight.array[...] = to_device(w.astype(self.weight.dtype), self.weight.device)
+            self.bias.array[...] = b
         converged = mistakes[-1] == 0
         separable = True if converged else linearly_separable(xs, ys)
         if converged:

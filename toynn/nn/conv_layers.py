@@ -352,7 +352,7 @@ class SpatiallySeparableConv2d(Sequential):
         kh, kw = len(parts.col), len(parts.row)
         layer = cls(1, 1, (kh, kw), stride, padding, dilation, bias=False, dtype=dtype)
         dtype = layer.column.weight.dtype
-        device = device_of(layer.column.weight.data)  # host factors into weights wherever they live
-        layer.column.weight.data[...] = to_device(np.asarray(parts.col, dtype=dtype).reshape(1, 1, kh, 1), device)
-        layer.row.weight.data[...] = to_device(np.asarray(parts.row, dtype=dtype).reshape(1, 1, 1, kw), device)
+        device = device_of(layer.column.weight.array)  # host factors into weights wherever they live
+        layer.column.weight.array[...] = to_device(np.asarray(parts.col, dtype=dtype).reshape(1, 1, kh, 1), device)
+        layer.row.weight.array[...] = to_device(np.asarray(parts.row, dtype=dtype).reshape(1, 1, 1, kw), device)
         return layer

@@ -85,7 +85,7 @@ def _const(value, like: Tensor):
     """value as a raw array in like's dtype and device (weights of losses: constants, not differentiated)."""
     if value is None:
         return None
-    array = value.data if isinstance(value, Tensor) else array_module(value).asarray(value)
+    array = value.array if isinstance(value, Tensor) else array_module(value).asarray(value)
     return to_device(array, like.device).astype(like.dtype, copy=False)
 
 
@@ -245,7 +245,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    xp = array_module(input.data)
+    xp = array_module(input.array)
     if p == 1.0:
         mask = xp.zeros(input.shape, dtype=input.dtype)
     else:
@@ -292,7 +292,7 @@ def batch_norm(
     axes = (0, *range(2, input.ndim))
     shape = (1, C) + (1,) * (input.ndim - 2)  # per-channel values broadcast over N and the spatial dims
     if training or running_mean is None:
-        n = input.data.size // C
+        n = input.array.size // C
         if n <= 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training; got input {input.shape}"
@@ -302,10 +302,10 @@ def batch_norm(
         var = (centered * centered).mean(axes, keepdim=True)
         if training and running_mean is not None:
             with no_grad():  # NOTE: statistics, not part of the graph
-                running_mean.data *= 1 - momentum
-                running_mean.data += momentum * mean.data.reshape(C)
-                running_var.data *= 1 - momentum
-                running_var.data += momentum * var.data.reshape(C) * (n / (n - 1))
+                running_mean.array *= 1 - momentum
+                running_mean.array += momentum * mean.array.reshape(C)
+                running_var.array *= 1 - momentum
+                running_var.array += momentum * var.array.reshape(C) * (n / (n - 1))
     else:
         centered = input - running_mean.reshape(shape)
         var = running_var.reshape(shape)
@@ -338,7 +338,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Class indices (...) -> int64 (..., num_classes) with a 1 at each index; num_classes=-1 means max + 1."""
     if tensor.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected class indices of an integer dtype; got {tensor.dtype}")
-    t = tensor.data
+    t = tensor.array
     if t.size and int(t.min()) < 0:
         raise ValueError(f"one_hot: class values must be non-negative; got {int(t.min())}")
     if num_classes == -1:
@@ -491,10 +491,10 @@ def cross_entropy(
             input.unsqueeze(0), target.reshape(1), weight, None, ignore_index, None, reduction, label_smoothing
         )
         return loss.reshape(()) if reduction == "none" else loss
-    _check_classes("cross_entropy", target.data, C, ignore_index, input.shape)
+    _check_classes("cross_entropy", target.array, C, ignore_index, input.shape)
     return CrossEntropy.apply(
         input,
-        target=target.data,
+        target=target.array,
         weight=w,
         ignore_index=ignore_index,
         reduction=reduction,
@@ -540,7 +540,7 @@ def nll_loss(
         return loss.reshape(()) if reduction == "none" else loss
     C = input.shape[1]
     _check_class_weight("nll_loss", weight, C)
-    t = target.data
+    t = target.array
     _check_classes("nll_loss", t, C, ignore_index, input.shape)
     xp = array_module(t)
     keep = t != ignore_index
@@ -637,13 +637,13 @@ def binary_cross_entropy(
     """Binary cross-entropy of probabilities input in [0, 1] -> scalar, or input's shape for 'none'."""
     reduction = _reduction("binary_cross_entropy", reduction, size_average, reduce)
     _check_binary("binary_cross_entropy", input, target, weight=weight)
-    x = input.data
+    x = input.array
     if x.size and (float(x.min()) < 0 or float(x.max()) > 1):
         raise ValueError(
             f"binary_cross_entropy: input must be probabilities in [0, 1]; got values in [{float(x.min()):.4g}, "
             f"{float(x.max()):.4g}]; for logits use binary_cross_entropy_with_logits"
         )
-    t = target.data
+    t = target.array
     if t.size and (float(t.min()) < 0 or float(t.max()) > 1):
         raise ValueError(
             f"binary_cross_entropy: target must be in [0, 1]; got values in [{float(t.min()):.4g}, "

@@ -1,4 +1,4 @@
-"""Weight initialisation in place on tensor.data, with PyTorch's formulas and toynn's seeded generator."""
+"""Weight initialisation in place on tensor.array, with PyTorch's formulas and toynn's seeded generator."""
 
 from __future__ import annotations
 
@@ -53,12 +53,12 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 
 def _fill(tensor: Tensor, sample) -> Tensor:
-    """tensor.data[...] = sample(generator, shape), on the tensor's device and in its dtype."""
-    if tensor.data.size == 0:
+    """tensor.array[...] = sample(generator, shape), on the tensor's device and in its dtype."""
+    if tensor.array.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
         return tensor
     values = np.asarray(sample(tensor.shape), dtype=tensor.dtype)
-    tensor.data[...] = to_device(values, tensor.device)
+    tensor.array[...] = to_device(values, tensor.device)
     return tensor
 
 
@@ -92,7 +92,7 @@ def trunc_normal_(
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    tensor.data[...] = val
+    tensor.array[...] = val
     return tensor
 
 
@@ -108,9 +108,9 @@ def eye_(tensor: Tensor) -> Tensor:
     """The identity matrix in a 2-D tensor (keeps a linear layer's input)."""
     if tensor.ndim != 2:
         raise ValueError(f"eye_: only tensors with 2 dimensions are supported; got shape {tensor.shape}")
-    tensor.data[...] = 0
+    tensor.array[...] = 0
     n = min(tensor.shape)
-    tensor.data[range(n), range(n)] = 1
+    tensor.array[range(n), range(n)] = 1
     return tensor
 
 
@@ -131,7 +131,7 @@ def kaiming_uniform_(
     tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
 ) -> Tensor:
     """U(-bound, bound) with bound = gain * sqrt(3 / fan) (He et al. 2015); a is leaky_relu's slope."""
-    if tensor.data.size == 0:
+    if tensor.array.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
@@ -143,7 +143,7 @@ def kaiming_normal_(
     tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
 ) -> Tensor:
     """N(0, std^2) with std = gain / sqrt(fan)."""
-    if tensor.data.size == 0:
+    if tensor.array.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
     fan = _calculate_correct_fan(tensor, mode)

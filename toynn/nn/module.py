@@ -190,7 +190,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     # -- device and dtype -------------------------------------------------------------------------
     def to(self, *args, device=None, dtype=None) -> Module:
@@ -217,9 +217,9 @@ class Module:
 
         # NOTE: the Parameter objects stay the same, so optimizers holding them keep working
         for t in [*self.parameters(), *self.buffers()]:
-            t.data = convert(t.data)
+            t.array = convert(t.array)
             if t.grad is not None:
-                t.grad.data = convert(t.grad.data)
+                t.grad.array = convert(t.grad.array)
         return self
 
     def cpu(self) -> Module:
@@ -257,7 +257,7 @@ class Module:
             if key not in state_dict:
                 continue
             v = state_dict[key]
-            v = v.data if isinstance(v, Tensor) else np.asarray(v)  # NumPy arrays and torch tensors work too
+            v = v.array if isinstance(v, Tensor) else np.asarray(v)  # NumPy arrays and torch tensors work too
             if tuple(v.shape) != tuple(t.shape):
                 mismatched.append(f"shape mismatch for {key}: expected {tuple(t.shape)} (the model's), got {v.shape}")
             values[key] = v
@@ -276,9 +276,9 @@ class Module:
             t = own[key]
             v = to_device(v, t.device).astype(t.dtype, copy=False)
             if assign:
-                t.data = v.copy()
+                t.array = v.copy()
             else:
-                t.data[...] = v  # in place: optimizers and tied modules keep seeing the same array
+                t.array[...] = v  # in place: optimizers and tied modules keep seeing the same array
         return IncompatibleKeys(missing, unexpected)
 
     # -- repr -------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ class _BatchNorm(Module):
         use_batch = self.training or self.running_mean is None
         momentum = self.momentum
         if self.training and self.running_mean is not None:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             if momentum is None:  # a cumulative average over all batches so far, as in PyTorch
                 momentum = 1.0 / int(self.num_batches_tracked.item())
         return F.batch_norm(

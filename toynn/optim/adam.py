@@ -48,7 +48,7 @@ class Adam(Optimizer):
     def _update(self, p, g, state, group):
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
-        x = p.data
+        x = p.array
         xp = array_module(x)
         if not state:
             state["step"] = 0

@@ -1,6 +1,6 @@
 """Optimizer: parameter groups, per-parameter state, zero_grad, step and state_dict (PyTorch's torch.optim API).
 
-Subclasses write one `_update(p, g, state, group)` that changes p.data in place; the base class does the rest.
+Subclasses write one `_update(p, g, state, group)` that changes p.array in place; the base class does the rest.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class Optimizer:
                     if set_to_none:
                         p.grad = None
                     else:
-                        p.grad.data.fill(0)
+                        p.grad.array.fill(0)
 
     def step(self, closure: Callable[[], Any] | None = None):
         """One update of every parameter that has a gradient; closure() re-evaluates and returns the loss."""
@@ -112,13 +112,13 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p, p.grad.data, self.state[p], group)
-                    # the update wrote p.data in place: a graph that saved the old values must refuse backward
+                    self._update(p, p.grad.array, self.state[p], group)
+                    # the update wrote p.array in place: a graph that saved the old values must refuse backward
                     p._version += 1
         return loss
 
     def _update(self, p: Tensor, g, state: dict, group: dict[str, Any]) -> None:
-        """Update p.data in place from its gradient array g (never written) and its state."""
+        """Update p.array in place from its gradient array g (never written) and its state."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:

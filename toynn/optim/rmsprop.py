@@ -44,7 +44,7 @@ class RMSprop(Optimizer):
 
     def _update(self, p, g, state, group):
         lr, alpha, momentum = group["lr"], group["alpha"], group["momentum"]
-        x = p.data
+        x = p.array
         xp = array_module(x)
         if not state:
             state["step"] = 0

@@ -46,7 +46,7 @@ class SGD(Optimizer):
 
     def _update(self, p, g, state, group):
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-        x = p.data
+        x = p.array
         xp = array_module(x)
         d = _direction(g, x, group["weight_decay"], group["maximize"])
         owned = d is not g  # d is our scratch array, free to overwrite

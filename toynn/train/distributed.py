@@ -163,8 +163,8 @@ def _flat_groups(tensors: list, cap_bytes: float) -> list[list[int]]:
     groups: dict[tuple, list[list[int]]] = {}
     sizes: dict[tuple, int] = {}
     for i, t in enumerate(tensors):
-        key = (t.data.dtype.str, device_of(t.data))
-        nbytes = t.data.size * t.data.dtype.itemsize
+        key = (t.array.dtype.str, device_of(t.array))
+        nbytes = t.array.size * t.array.dtype.itemsize
         buckets = groups.setdefault(key, [[]])
         if buckets[-1] and sizes[key] + nbytes > cap_bytes:
             buckets.append([])
@@ -258,7 +258,7 @@ class Distributed:
         self._check_same_layout(named, root)
         tensors = [t for _, t in named]
         for bucket in _flat_groups(tensors, self.bucket_bytes):
-            parts = [tensors[i].data for i in bucket]
+            parts = [tensors[i].array for i in bucket]
             xp = array_module(*parts)
             buf = xp.concatenate([p.reshape(-1) for p in parts])  # (sum of sizes,): one Bcast per bucket
             self._collective(
@@ -267,13 +267,13 @@ class Distributed:
             offset = 0
             for i in bucket:
                 t = tensors[i]
-                t.data[...] = buf[offset : offset + t.data.size].reshape(t.data.shape)
-                offset += t.data.size
+                t.array[...] = buf[offset : offset + t.array.size].reshape(t.array.shape)
+                offset += t.array.size
         return model
 
     def _check_same_layout(self, named: list, root: int) -> None:
         """Raise on every rank (not only the odd one out) when the models' names, shapes or dtypes differ."""
-        mine = [[name, list(t.shape), t.data.dtype.str] for name, t in named]
+        mine = [[name, list(t.shape), t.array.dtype.str] for name, t in named]
         text = json.dumps(mine).encode()
         length = np.array([len(text)], dtype=np.int64)
         self._collective("Bcast of the model layout", self.comm.bcast, length, root)
@@ -308,8 +308,8 @@ class Distributed:
             n = buf.size - len(parts)  # buf: (gradients..., one has-gradient flag per parameter)
             offset = 0
             for j, p in enumerate(parts):
-                size = p.data.size
-                buf[offset : offset + size] = 0 if p.grad is None else p.grad.data.reshape(-1)
+                size = p.array.size
+                buf[offset : offset + size] = 0 if p.grad is None else p.grad.array.reshape(-1)
                 buf[n + j] = p.grad is not None
                 offset += size
             what = f"Allreduce of gradient bucket {k + 1} of {len(buckets)} ({buf.nbytes / 2**20:.2f} MB)"
@@ -318,8 +318,8 @@ class Distributed:
             flags = to_device(buf[n:], "cpu")
             offset = 0
             for j, p in enumerate(parts):
-                size = p.data.size
-                p.grad = Tensor(buf[offset : offset + size].reshape(p.data.shape)) if flags[j] else None
+                size = p.array.size
+                p.grad = Tensor(buf[offset : offset + size].reshape(p.array.shape)) if flags[j] else None
                 offset += size
 
     def _buckets(self, params: list) -> list[tuple[list[int], object]]:
@@ -328,12 +328,12 @@ class Distributed:
         NOTE: the buffers persist across steps: a fresh multi-MB array each step costs page faults, which made
         an Allreduce of the CIFAR net's gradients several times slower (docs/benchmarks.md, tuning constants).
         """
-        key = tuple((id(p), p.data.shape, p.data.dtype.str, device_of(p.data)) for p in params)
+        key = tuple((id(p), p.array.shape, p.array.dtype.str, device_of(p.array)) for p in params)
         if key != self._plan_key:
             plan = []
             for bucket in _flat_groups(params, self.bucket_bytes):
-                p0 = params[bucket[0]].data
-                size = sum(params[i].data.size for i in bucket) + len(bucket)
+                p0 = params[bucket[0]].array
+                size = sum(params[i].array.size for i in bucket) + len(bucket)
                 plan.append((bucket, array_module(p0).empty(size, dtype=p0.dtype)))
             self._plan_key, self._plan = key, plan
         return self._plan

@@ -41,7 +41,7 @@ def evaluate(model, loader, loss_fn=None) -> dict:
             n = len(y)
             if loss_fn is not None:
                 loss_sum += float(loss_fn(out, y).item()) * n
-            correct += int((out.data.argmax(axis=1) == y.data).sum())
+            correct += int((out.array.argmax(axis=1) == y.array).sum())
             total += n
     model.train(was_training)
     if total == 0:
@@ -172,7 +172,7 @@ def _train_epoch(
             raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch + 1}, step {step + 1}; lower --lr")
         n = len(y)
         seen, loss_sum = seen + n, loss_sum + value * n
-        correct += int((out.data.argmax(axis=1) == y.data).sum())
+        correct += int((out.array.argmax(axis=1) == y.array).sum())
         if progress and step % 10 == 0:
             rate = seen / max(time.perf_counter() - start, 1e-9)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}", rate=f"{rate:.0f}/s")

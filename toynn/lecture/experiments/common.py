@@ -74,7 +74,7 @@ def quick_subset(quick: bool, data: str) -> tuple[int, int] | None:
 
 def count_params(module: nn.Module) -> int:
     """The number of trainable scalars."""
-    return int(sum(p.data.size for p in module.parameters()))
+    return int(sum(p.array.size for p in module.parameters()))
 
 
 def profile(model: nn.Module, input_shape) -> list[dict]:

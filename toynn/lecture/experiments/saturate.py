@@ -57,7 +57,7 @@ def hidden_activations(model: nn.Sequential, x: Tensor) -> list[np.ndarray]:
         for m in model:
             x = m(x)
             if isinstance(m, (nn.Sigmoid, nn.Tanh, nn.ReLU)):
-                acts.append(x.data.copy())
+                acts.append(x.array.copy())
     return acts
 
 

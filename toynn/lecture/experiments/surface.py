@@ -53,7 +53,7 @@ def costs(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, float]:
 
 def choose_weights(model: nn.Sequential) -> tuple[tuple[int, int], tuple[int, int]]:
     """Two connected weights: w2 = the output layer's largest |W2[k, l]|, w1 = the largest |W1[l, j]| into unit l."""
-    w1, w2 = model.l1.weight.data, model.l2.weight.data
+    w1, w2 = model.l1.weight.array, model.l2.weight.array
     k, l = np.unravel_index(np.abs(w2).argmax(), w2.shape)
     j = int(np.abs(w1[l]).argmax())
     return (int(l), j), (int(k), int(l))
@@ -83,7 +83,7 @@ def loss_surface(
     )
     auto1, auto2 = choose_weights(model)
     w1_index, w2_index = tuple(w1_index or auto1), tuple(w2_index or auto2)
-    w1, w2 = model.l1.weight.data, model.l2.weight.data
+    w1, w2 = model.l1.weight.array, model.l2.weight.array
     trained = (float(w1[w1_index]), float(w2[w2_index]))
     s.update(w1_index=w1_index, w2_index=w2_index, trained=trained, test_acc=history[-1]["test_acc"])
     if log:

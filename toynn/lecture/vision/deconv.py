@@ -85,7 +85,7 @@ def deconvnet(model: Module, x, layer, channel: int, position=None) -> Deconv:
                 y = m(h)
                 steps.append((lname, m, h.shape, None))
             h = y
-        a = h.data  # (1, C, Ho, Wo)
+        a = h.array  # (1, C, Ho, Wo)
         if a.ndim != 4:
             raise ValueError(
                 f"deconvnet: layer {name!r} ({type(target).__name__}) gives {tuple(a.shape[1:])} per image; "
@@ -96,10 +96,10 @@ def deconvnet(model: Module, x, layer, channel: int, position=None) -> Deconv:
         plane = as_numpy(a[0, channel])
         i, j = divmod(int(plane.argmax()), plane.shape[1]) if position is None else map(int, position)
         g = zeros(h.shape, dtype=h.dtype, device=h.device)
-        g.data[0, channel, i, j] = a[0, channel, i, j]  # all other activations of the layer set to zero
+        g.array[0, channel, i, j] = a[0, channel, i, j]  # all other activations of the layer set to zero
         for lname, m, in_shape, switches in reversed(steps):
             g = _project(lname, m, g, in_shape, switches)
-    return Deconv(name, channel, (i, j), float(plane[i, j]), as_numpy(g.data)[0])
+    return Deconv(name, channel, (i, j), float(plane[i, j]), as_numpy(g.array)[0])
 
 
 def _project(name: str, m: Module, g, in_shape, switches):

@@ -21,7 +21,7 @@ NAN_COLOR = (0.55, 0.70, 0.95)  # outside the image: pale blue, distinct from an
 def as_numpy(x) -> np.ndarray:
     """A Tensor or array (NumPy or CuPy) as a NumPy array."""
     if isinstance(x, Tensor):
-        x = x.data
+        x = x.array
     return np.asarray(to_device(x, "cpu")) if not isinstance(x, np.ndarray) else x
 
 

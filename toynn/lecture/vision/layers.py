@@ -98,7 +98,7 @@ def batch(x, model: Module | None = None) -> Tensor:
     """x as a Tensor with a batch dimension, in the dtype of model's parameters."""
     from ...creation import tensor
 
-    data = as_numpy(x) if not isinstance(x, Tensor) else x.data
+    data = as_numpy(x) if not isinstance(x, Tensor) else x.array
     params = list(model.parameters()) if model is not None else []
     if data.ndim == 3:
         data = data[None]
