@@ -149,9 +149,18 @@ def test_second_backward_message():
         y.backward()
 
 
-def test_create_graph_is_refused():
-    y = (toynn.randn(3, requires_grad=True) * 2).sum()
-    with pytest.raises(NotImplementedError, match="create_graph"):
+def test_create_graph_through_a_once_differentiable_op_is_refused():
+    class Twice(toynn.Function):  # a rule on raw arrays only, as an op may declare
+        once_differentiable = True
+
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, g):
+            return 2 * g
+
+    y = Twice.apply(toynn.randn(3, requires_grad=True)).sum()
+    with pytest.raises(RuntimeError, match="Twice has no differentiable backward.*create_graph"):
         y.backward(create_graph=True)
 
 

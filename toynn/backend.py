@@ -23,7 +23,12 @@ def _cupy():
 
 
 def array_module(*arrays):
-    """numpy or cupy, whichever the arrays live in (the 'xp' of Chainer and DeZero)."""
+    """numpy or cupy, whichever the arrays live in (the 'xp' of Chainer and DeZero); for Tensors, toynn.xp: the
+    same names on Tensors, which is how one backward rule runs on raw arrays and, with create_graph, on Tensors."""
+    for a in arrays:
+        namespace = getattr(a, "__xp__", None)
+        if namespace is not None:
+            return namespace()
     cp = sys.modules.get("cupy")  # NOTE: a cupy array can only exist once cupy is imported
     if cp is not None and any(isinstance(a, cp.ndarray) for a in arrays):
         return cp

@@ -230,9 +230,8 @@ class Where(Function):
 
     def backward(self, g):
         xp = array_module(g)
-        zero = xp.zeros((), dtype=g.dtype)
-        gx = xp.where(self.cond, g, zero) if self.needs_input_grad[0] else None
-        gy = xp.where(self.cond, zero, g) if self.needs_input_grad[1] else None
+        gx = xp.where(self.cond, g, 0) if self.needs_input_grad[0] else None
+        gy = xp.where(self.cond, 0, g) if self.needs_input_grad[1] else None
         return gx, gy
 
     def jvp(self, dx, dy):
@@ -428,10 +427,7 @@ class ReLU(Function):
         return y
 
     def backward(self, g):
-        xp = array_module(g)
-        gx = xp.empty_like(self.y, dtype=g.dtype)
-        elementwise(lambda s: xp.multiply(g[s], self.y[s] > 0, out=gx[s]), gx)
-        return gx
+        return _times_positive(g, self.y)
 
     def jvp(self, dx):
         return dx * (self.y > 0)
@@ -440,6 +436,18 @@ class ReLU(Function):
 def relu(x: Tensor) -> Tensor:
     """max(x, 0); gradient 0 at 0, as in PyTorch."""
     return ReLU.apply(x)
+
+
+def _times_positive(g, y):
+    """g * (y > 0): ReLU's backward. Raw arrays are split across threads when big (see elementwise); on Tensors
+    (create_graph) it is the product, recorded, with the mask a constant."""
+    mask = y > 0
+    if isinstance(g, Tensor):
+        return g * mask
+    xp = array_module(g)
+    gx = xp.empty_like(y, dtype=g.dtype)
+    elementwise(lambda s: xp.multiply(g[s], mask[s], out=gx[s]), gx)
+    return gx
 
 
 class Clamp(Function):
@@ -608,15 +616,18 @@ class LogSumExp(Function):
         m = xp.where(xp.isfinite(m), m, 0)  # all -inf: log(0) = -inf, not nan
         with np.errstate(divide="ignore"):
             y = xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True)) + m
-        self.x, self.y, self.axis, self.keepdims = x, y, axis, keepdims
-        return y if keepdims else y.squeeze(axis)
+        self.x, self.axis, self.keepdims = x, axis, keepdims
+        self.y = y if keepdims else y.squeeze(axis)
+        return self.y
 
-    def backward(self, g):  # d lse / dx = softmax(x)
-        return _expand_reduced(g, self.axis, self.keepdims) * array_module(g).exp(self.x - self.y)
+    def _softmax(self):  # d lse / dx = softmax(x) = exp(x - lse)
+        return array_module(self.x).exp(self.x - _expand_reduced(self.y, self.axis, self.keepdims))
+
+    def backward(self, g):
+        return _expand_reduced(g, self.axis, self.keepdims) * self._softmax()
 
     def jvp(self, dx):
-        d = (array_module(dx).exp(self.x - self.y) * dx).sum(axis=self.axis, keepdims=self.keepdims)
-        return d
+        return (self._softmax() * dx).sum(axis=self.axis, keepdims=self.keepdims)
 
 
 def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
@@ -637,7 +648,8 @@ class LogSoftmax(Function):
         return self.y
 
     def backward(self, g):  # (I - softmax 1^T) applied to g
-        return g - array_module(g).exp(self.y) * g.sum(axis=self.axis, keepdims=True)
+        xp = array_module(g, self.y)
+        return g - xp.exp(self.y) * xp.sum(g, axis=self.axis, keepdims=True)
 
     def jvp(self, dx):
         return dx - (array_module(dx).exp(self.y) * dx).sum(axis=self.axis, keepdims=True)
@@ -670,13 +682,14 @@ class MatMul(Function):
 
     def backward(self, g):  # skip work nobody needs (needs_input_grad)
         x, w = self.x, self.w
-        gx = g @ w.swapaxes(-1, -2) if self.needs_input_grad[0] else None
+        xp = array_module(g, x, w)
+        gx = g @ xp.swapaxes(w, -1, -2) if self.needs_input_grad[0] else None
         gw = None
         if self.needs_input_grad[1]:
             if x.ndim > 2 and w.ndim == 2:  # the batch sum happens inside one GEMM
                 gw = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])  # (k, m)
             else:
-                gw = x.swapaxes(-1, -2) @ g
+                gw = xp.swapaxes(x, -1, -2) @ g
         return gx, gw
 
     def jvp(self, dx, dw):  # bilinear: d(x @ w) = dx @ w + x @ dw, with no product of a missing (zero) tangent
@@ -750,7 +763,7 @@ class Permute(Function):
         return x.transpose(dims)
 
     def backward(self, g):
-        return g.transpose(tuple(np.argsort(self.dims).tolist()))
+        return array_module(g).transpose(g, tuple(np.argsort(self.dims).tolist()))
 
     def jvp(self, dx):
         return dx.transpose(self.dims)
@@ -860,16 +873,30 @@ class GetItem(Function):
         return x[index]
 
     def backward(self, g):  # adjoint of gather is scatter-add: repeated indices add up
-        xp = array_module(g)
-        gx = xp.zeros(self.shape, dtype=g.dtype)
-        if _is_basic(self.index):
-            gx[self.index] = g
-        else:
-            scatter_add(xp, gx, self.index, g)
-        return gx
+        return ScatterAdd.call(g, index=self.index, shape=self.shape)
 
     def jvp(self, dx):
         return dx[self.index]
+
+
+class ScatterAdd(Function):
+    """zeros(shape) with g added at index (repeats add up): GetItem's adjoint, and GetItem is its adjoint."""
+
+    def forward(self, g, *, index, shape):
+        self.index, self.shape = index, shape
+        xp = array_module(g)
+        out = xp.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            out[index] = g
+        else:
+            scatter_add(xp, out, index, g)
+        return out
+
+    def backward(self, g):
+        return GetItem.call(g, index=self.index)
+
+    def jvp(self, dg):
+        return self.forward(dg, index=self.index, shape=self.shape)
 
 
 def getitem(x: Tensor, index) -> Tensor:

@@ -6,6 +6,7 @@ reverse topological order, as in the lecture's "Backward Computation".
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import numpy as np
@@ -89,6 +90,10 @@ class Function:
 
     saves_output = False  # backward reads the output's array (exp, tanh, sigmoid, sqrt ...)
     is_view = False  # the output shares the input's memory in PyTorch (reshape, permute, basic index)
+    once_differentiable = False  # True: backward runs on raw arrays only, so create_graph=True refuses it
+    # True: the Jacobian J is constant wherever it is defined (pooling, padding, resampling, unpooling): backward
+    # is g -> J^T g and jvp is dx -> J dx, each the other's adjoint, so create_graph needs no more (see _Transpose)
+    piecewise_linear = False
     out_version = 0
 
     def forward(self, *arrays, **params):
@@ -123,6 +128,14 @@ class Function:
                 fn.versions = tuple(t._version for t in inputs)
                 out._requires_grad, out._ctx = True, fn
         return out
+
+    @classmethod
+    def call(cls, *args, **params):
+        """The op inside another op's backward rule: on raw arrays its forward alone (nothing recorded, the
+        first-order path); on Tensors apply(), so that a backward run with create_graph=True records it."""
+        if any(isinstance(a, Tensor) for a in args):
+            return cls.apply(*[a if isinstance(a, Tensor) else Tensor._wrap(a) for a in args], **params)
+        return cls.__new__(cls).forward(*args, **params)
 
     def __repr__(self):
         return f"<{type(self).__name__}Backward>"
@@ -219,6 +232,12 @@ class Tensor:
     def data(self, value) -> None:
         """p.data = t: p now holds t's memory (shape and dtype too), keeping its own requires_grad."""
         self.array = value.array if isinstance(value, Tensor) else array_module(value).asarray(value)
+
+    def __xp__(self):
+        """What array_module(t) gives: toynn.xp, NumPy's names on Tensors (how a backward rule runs on Tensors)."""
+        from . import xp
+
+        return xp
 
     def __array__(self, dtype=None, copy=None):
         """np.asarray(t): the values on the CPU, as NumPy sees a torch tensor."""
@@ -382,13 +401,9 @@ class Tensor:
         return self
 
     def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False, *, grad=None):
-        """Accumulate d(self)/d(leaf) into leaf.grad for every leaf that requires grad."""
-        if create_graph:
-            raise NotImplementedError(
-                "create_graph=True (higher-order reverse mode) is not supported: backward works on raw "
-                "arrays. Use toynn.autodiff.jvp over a gradient for second derivatives."
-            )
-        backward(self, gradient if gradient is not None else grad, retain_graph)
+        """Accumulate d(self)/d(leaf) into leaf.grad for every leaf that requires grad. With create_graph=True
+        the backward pass is itself recorded, so the gradients can be differentiated again."""
+        backward(self, gradient if gradient is not None else grad, retain_graph, create_graph=create_graph)
 
     def retain_grad(self) -> None:
         raise NotImplementedError("retain_grad(): only leaves keep .grad in toynn")
@@ -734,7 +749,9 @@ class Tensor:
 # The backward walk (lecture: "Backward Computation")
 
 
-def backward(root: Tensor, grad=None, retain_graph: bool = False, on_increment=None) -> None:
+def backward(
+    root: Tensor, grad=None, retain_graph: bool | None = None, on_increment=None, create_graph: bool = False
+) -> None:
     """Set d(root)/d(root) = grad (1 for a scalar), then visit nodes in reverse topological order.
 
     For each node u with inputs v_j, increment dy/dv_j by (dy/du)(du/dv_j): the op's backward.
@@ -742,52 +759,125 @@ def backward(root: Tensor, grad=None, retain_graph: bool = False, on_increment=N
     """
     if not root.requires_grad:
         raise RuntimeError("backward(): this tensor does not require grad and has no grad_fn")
+    seed = _seed(root, grad, "backward()", create_graph)
+    walk([root], [seed], create_graph if retain_graph is None else retain_graph, create_graph, on_increment=on_increment)
+
+
+def _seed(root: Tensor, grad, op: str, create_graph: bool):
+    """The gradient the walk starts from: ones for a one-element root, else grad checked against root's shape."""
     xp = array_module(root.array)
     if grad is None:
         if root.array.size != 1:
             raise ShapeError(
-                f"backward() on a tensor of shape {root.shape} needs gradient= of that shape; "
+                f"{op} on a tensor of shape {root.shape} needs a gradient of that shape; "
                 "or reduce it first with .sum() or .mean()"
             )
-        grad = xp.ones_like(root.array)
+        seed = xp.ones_like(root.array)
     else:
-        grad = grad.array if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.dtype)
-        if grad.shape != root.shape:
-            raise ShapeError(f"backward(): gradient has shape {grad.shape} but the tensor has shape {root.shape}")
-        grad = grad.copy()  # NOTE: it may reach a leaf's .grad, which must not alias the caller's array
+        if isinstance(grad, Tensor) and create_graph:
+            seed = grad  # d(grad)/d(whatever grad depends on) is recorded too
+        else:
+            seed = grad.array if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.dtype)
+            seed = seed.copy()  # NOTE: it may reach a leaf's .grad, which must not alias the caller's array
+        if seed.shape != root.shape:
+            raise ShapeError(f"{op}: gradient has shape {tuple(seed.shape)} but the tensor has shape {root.shape}")
+    return Tensor._wrap(seed) if create_graph and not isinstance(seed, Tensor) else seed
 
-    grads = {id(root): grad}
+
+def walk(roots, seeds, retain_graph: bool, create_graph: bool, capture=None, on_increment=None):
+    """The backward walk from several roots at once. Without capture, gradients accumulate into the leaves'
+    .grad; with capture (a list of Tensors: autograd.grad's inputs), they are returned for those Tensors instead
+    and no .grad is touched. With create_graph the gradients are Tensors and every rule runs on Tensors, so the
+    walk records a graph of its own (the rules are the same code: see Function.call and _on_tensors)."""
+    grads = {}
+    for root, seed in zip(roots, seeds):
+        prev = grads.get(id(root))
+        grads[id(root)] = seed if prev is None else prev + seed
+    wanted = None if capture is None else {id(t) for t in capture}
+    captured = {}
     owned = set()  # ids of arrays that already became some leaf's .grad in this walk
-    for t in reversed(toposort(root)):
-        g = grads.pop(id(t), None)  # each gradient is used once, then dropped
-        if g is None:  # nothing flowed here (an op returned None)
-            continue
-        fn = t._ctx
-        if fn is None:  # a leaf: accumulate into .grad
-            _accumulate(t, g, owned)
-            continue
-        _check_versions(fn, t)
-        gs = fn.backward(g)
-        if not isinstance(gs, tuple):
-            gs = (gs,)
-        for parent, gp in zip(fn.parents, gs):
-            if gp is None or not parent.requires_grad:
+    with set_grad_enabled(create_graph):  # as PyTorch: the walk records only when asked to
+        for t in reversed(toposort(roots)):
+            g = grads.pop(id(t), None)  # each gradient is used once, then dropped
+            if g is None:  # nothing flowed here (an op returned None)
                 continue
-            if gp.shape != parent.array.shape:
-                gp = sum_to(gp, parent.array.shape)  # undo broadcasting, once, for every op
-            assert gp.shape == parent.array.shape, (
-                f"{type(fn).__name__}.backward gave grad {gp.shape} for input {parent.shape}"
-            )
-            if on_increment is not None:
-                on_increment(t, parent, gp)
-            key = id(parent)
-            prev = grads.get(key)
-            grads[key] = gp if prev is None else prev + gp
-        if not retain_graph:
-            t._ctx = _Freed.of(fn)  # free the saved arrays; a second walk raises instead of going wrong
+            if wanted is not None and id(t) in wanted:
+                captured[id(t)] = g
+            fn = t._ctx
+            if fn is None:  # a leaf: accumulate into .grad
+                if wanted is None:
+                    _accumulate(t, g, owned)
+                continue
+            _check_versions(fn, t)
+            if create_graph and fn.piecewise_linear:
+                gs = _Transpose.apply(g, node=fn)
+            elif create_graph:
+                gs = _on_tensors(fn, t).backward(g)
+            else:
+                gs = fn.backward(g)
+            if not isinstance(gs, tuple):
+                gs = (gs,)
+            for parent, gp in zip(fn.parents, gs):
+                if gp is None or not parent.requires_grad:
+                    continue
+                if gp.shape != parent.array.shape:
+                    gp = sum_to(gp, parent.array.shape)  # undo broadcasting, once, for every op
+                assert tuple(gp.shape) == parent.array.shape, (
+                    f"{type(fn).__name__}.backward gave grad {tuple(gp.shape)} for input {parent.shape}"
+                )
+                if on_increment is not None:
+                    on_increment(t, parent, gp)
+                key = id(parent)
+                prev = grads.get(key)
+                grads[key] = gp if prev is None else prev + gp
+            if not retain_graph:
+                t._ctx = _Freed.of(fn)  # free the saved arrays; a second walk raises instead of going wrong
+    return None if capture is None else [captured.get(id(t)) for t in capture]
+
+
+def _on_tensors(fn: Function, out: Tensor) -> Function:
+    """fn as its backward sees it when create_graph=True: a copy whose saved inputs and output are the graph's
+    Tensors, not their raw arrays, so that the rule's arithmetic on them is recorded and differentiable. (Saved
+    values derived from them, masks and indices, stay arrays: constants of the second derivative.)"""
+    if fn.once_differentiable:
+        raise RuntimeError(
+            f"{type(fn).__name__} has no differentiable backward yet (it runs on raw arrays only), so "
+            "create_graph=True cannot go through it"
+        )
+    tensors = {id(p.array): p for p in fn.parents}
+    tensors.setdefault(id(out.array), out)
+    view = copy.copy(fn)
+    for name, value in vars(fn).items():
+        t = tensors.get(id(value))
+        if t is not None:
+            setattr(view, name, t)
+    if hasattr(fn, "derived"):  # saved values computed from the inputs (softmax in a fused loss): as Tensors too
+        for name, value in fn.derived(*fn.parents).items():
+            setattr(view, name, value)
+    return view
+
+
+class _Transpose(Function):
+    """g -> J^T g, the backward of a piecewise-linear node (its Jacobian J constant where defined), recorded so that
+    create_graph can go on through it. Its own backward is h -> J h, the node's jvp, whose backward is J^T again:
+    the pair closes, to any order, with no rule beyond the node's backward and jvp."""
+
+    def forward(self, g, *, node, transposed=True):
+        self.node, self.transposed = node, transposed
+        return node.backward(g) if transposed else node.jvp(g)
+
+    def backward(self, h):
+        return _Transpose.call(h, node=self.node, transposed=not self.transposed)
+
+    def jvp(self, dg):  # linear in g
+        return self.node.backward(dg) if self.transposed else self.node.jvp(dg)
 
 
 def _accumulate(leaf: Tensor, g, owned: set) -> None:
+    if isinstance(g, Tensor):  # create_graph: .grad keeps its history, and adds out of place (as PyTorch)
+        g = g if g.dtype == leaf.dtype else g.to(leaf.dtype)
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        return
     if leaf.grad is None:
         # NOTE: take g without a copy only when nothing else can see it: not a view, not handed
         # to another leaf (ops such as add pass the same array to both inputs)
@@ -817,10 +907,12 @@ def _check_versions(fn: Function, out: Tensor) -> None:
         )
 
 
-def toposort(root: Tensor, only_grad: bool = True) -> list[Tensor]:
-    """Tensors reachable from root, inputs before outputs, by an iterative depth-first walk: those that need grad
-    (the backward walk's), or with only_grad=False the constants too (a symbolic trace's, a graph drawing's)."""
-    order, seen, stack = [], set(), [(root, False)]
+def toposort(root, only_grad: bool = True) -> list[Tensor]:
+    """Tensors reachable from root (a Tensor or a list of them), inputs before outputs, by an iterative depth-first
+    walk: those that need grad (the backward walk's), or with only_grad=False the constants too (a symbolic
+    trace's, a graph drawing's)."""
+    roots = [root] if isinstance(root, Tensor) else list(root)
+    order, seen, stack = [], set(), [(r, False) for r in reversed(roots)]
     while stack:
         t, expanded = stack.pop()
         if expanded:
@@ -836,12 +928,13 @@ def toposort(root: Tensor, only_grad: bool = True) -> list[Tensor]:
 
 def sum_to(g, shape: tuple):
     """Sum g over the dimensions that broadcasting added or stretched, so it has `shape`."""
+    xp = array_module(g)
     lead = g.ndim - len(shape)
     stretched = tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
     if stretched:
-        g = g.sum(axis=stretched, keepdims=True)
+        g = xp.sum(g, axis=stretched, keepdims=True)
     if lead:
-        g = g.sum(axis=tuple(range(lead)))  # NOTE: a fresh array, not a reshaped view: leaves can own it
+        g = xp.sum(g, axis=tuple(range(lead)))  # NOTE: a fresh array, not a reshaped view: leaves can own it
     return g
 
 

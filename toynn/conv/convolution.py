@@ -158,24 +158,56 @@ def conv_adjoints(g, x, w, padding, dilation, groups):
     return gx.transpose(1, 0, 2, 3), gw  # gx (N, C, H, W), a view of channels-first memory
 
 
+# The three Functions below are one bilinear map seen from its three sides: y = conv(x, w), its adjoint in x
+# (ConvTranspose2d: g, w -> gx) and its adjoint in w (ConvWeight: g, x -> gw). Each one's backward is made of the
+# other two, so a backward that records (create_graph=True) is built of the same three, to any order.
+
+
 class Conv2d(Function):
     """y = conv(x, w), a cross-correlation. x (N, C, H, W), w (O, C/G, KH, KW) -> (N, O, Ho, Wo)."""
 
-    def forward(self, x, w, *, stride, padding, dilation, groups):
-        self.x, self.w, self.geom = x, w, (stride, padding, dilation, groups)
-        return conv(x, w, *self.geom)
+    def forward(self, x, w, *, stride, padding, dilation, groups, out_hw=None):
+        self.x, self.w, self.geom, self.out_hw = x, w, (stride, padding, dilation, groups), out_hw
+        return conv(x, w, *self.geom, out_hw=out_hw)
 
     def backward(self, g):
         need, (stride, padding, dilation, groups) = self.needs_input_grad, self.geom
-        if need[0] and need[1] and shares_columns(self.x.shape, self.w.shape, stride):
+        fused = need[0] and need[1] and not isinstance(g, Tensor)  # NOTE: the fused kernel runs on raw arrays only
+        if fused and self.out_hw is None and shares_columns(self.x.shape, self.w.shape, stride):
             return conv_adjoints(g, self.x, self.w, padding, dilation, groups)  # one im2col (of g) for both
-        gx = conv_data_adjoint(g, self.w, self.x.shape, *self.geom) if need[0] else None
-        gw = conv_weight_adjoint(g, self.x, self.w.shape, *self.geom) if need[1] else None
+        gx = ConvTranspose2d.call(g, self.w, **self._geom(), out_shape=self.x.shape) if need[0] else None
+        gw = ConvWeight.call(g, self.x, **self._geom(), w_shape=self.w.shape) if need[1] else None
         return gx, gw
 
+    def _geom(self) -> dict:
+        return dict(zip(("stride", "padding", "dilation", "groups"), self.geom))
+
     def jvp(self, dx, dw):  # bilinear: d conv(x, w) = conv(dx, w) + conv(x, dw); no conv of a missing tangent
+        t, hw = self.has_tangent, self.out_hw
+        return (conv(dx, self.w, *self.geom, out_hw=hw) if t[0] else 0) + (
+            conv(self.x, dw, *self.geom, out_hw=hw) if t[1] else 0
+        )
+
+
+class ConvWeight(Function):
+    """gw = conv_weight_adjoint(g, x): the adjoint of conv in w. g (N, O, Ho, Wo), x (N, C, H, W) -> w_shape."""
+
+    def forward(self, g, x, *, stride, padding, dilation, groups, w_shape):
+        self.g, self.x, self.geom, self.w_shape = g, x, (stride, padding, dilation, groups), w_shape
+        return conv_weight_adjoint(g, x, w_shape, *self.geom)
+
+    def backward(self, h):  # <conv_weight_adjoint(g, x), h> = <g, conv(x, h)> = <conv_data_adjoint(g, h), x>
+        geom = dict(zip(("stride", "padding", "dilation", "groups"), self.geom))
+        need = self.needs_input_grad
+        gg = Conv2d.call(self.x, h, **geom, out_hw=self.g.shape[2:]) if need[0] else None
+        gx = ConvTranspose2d.call(self.g, h, **geom, out_shape=self.x.shape) if need[1] else None
+        return gg, gx
+
+    def jvp(self, dg, dx):  # bilinear
         t = self.has_tangent
-        return (conv(dx, self.w, *self.geom) if t[0] else 0) + (conv(self.x, dw, *self.geom) if t[1] else 0)
+        return (conv_weight_adjoint(dg, self.x, self.w_shape, *self.geom) if t[0] else 0) + (
+            conv_weight_adjoint(self.g, dx, self.w_shape, *self.geom) if t[1] else 0
+        )
 
 
 class Conv2dBias(Conv2d):
@@ -187,12 +219,13 @@ class Conv2dBias(Conv2d):
     """
 
     def forward(self, x, w, b, *, stride, padding, dilation, groups):
-        self.x, self.w, self.geom = x, w, (stride, padding, dilation, groups)
+        self.x, self.w, self.geom, self.out_hw = x, w, (stride, padding, dilation, groups), None
         return conv(x, w, *self.geom, bias=b)
 
     def backward(self, g):
         gx, gw = super().backward(g)
-        gb = g.sum(axis=(0, 2, 3)) if self.needs_input_grad[2] else None  # the adjoint of broadcasting over N, H, W
+        need = self.needs_input_grad[2]
+        gb = array_module(g).sum(g, axis=(0, 2, 3)) if need else None  # the adjoint of broadcasting over N, H, W
         return gx, gw, gb
 
     def jvp(self, dx, dw, db):  # conv's rule, plus the bias tangent broadcast over (N, H, W)
@@ -208,8 +241,9 @@ class ConvTranspose2d(Function):
         return conv_data_adjoint(x, w, out_shape, *self.geom)
 
     def backward(self, g):  # the roles of the conv's input and output swap
-        gx = conv(g, self.w, *self.geom, out_hw=self.x.shape[2:]) if self.needs_input_grad[0] else None
-        gw = conv_weight_adjoint(self.x, g, self.w.shape, *self.geom) if self.needs_input_grad[1] else None
+        geom, need = dict(zip(("stride", "padding", "dilation", "groups"), self.geom)), self.needs_input_grad
+        gx = Conv2d.call(g, self.w, **geom, out_hw=self.x.shape[2:]) if need[0] else None
+        gw = ConvWeight.call(self.x, g, **geom, w_shape=self.w.shape) if need[1] else None
         return gx, gw
 
     def jvp(self, dx, dw):  # bilinear, as conv: no product of a missing tangent

@@ -43,6 +43,8 @@ def _fold(g, axis: int, lo: int, hi: int, mode: str):
 class PadNd(Function):
     """x padded by reflection, replication or wrap-around; widths ((lo, hi), ...) per axis, NumPy's order."""
 
+    piecewise_linear = True  # see Function: create_graph goes through its backward and jvp
+
     def forward(self, x, *, widths, mode):
         self.widths, self.mode = widths, mode
         return array_module(x).pad(x, widths, mode=_NUMPY_MODE[mode])

@@ -49,6 +49,8 @@ def _first_max(taps, y, xp, arg):
 class MaxPool2d(Function):
     """y = max over each window; the switches (argmax tap of each window) are kept for backward."""
 
+    piecewise_linear = True  # see Function: create_graph goes through its backward and jvp
+
     def forward(self, x, *, kernel, stride, padding, dilation, out_hw):
         xp = array_module(x)
         self.x_shape, self.geom = x.shape, (kernel, stride, padding, dilation, out_hw)
@@ -108,6 +110,8 @@ class MaxPool2d(Function):
 
 class AvgPool2d(Function):
     """y = sum over each window / divisor (the window size, PyTorch's count_include_pad rules, or an override)."""
+
+    piecewise_linear = True  # see Function: create_graph goes through its backward and jvp
 
     def forward(self, x, *, kernel, stride, padding, out_hw, divisor):
         self.x_shape, self.geom, self.divisor = x.shape, (kernel, stride, padding, out_hw), divisor
@@ -313,6 +317,8 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
 class AdaptiveMaxPool2d(Function):
     """y = max over adaptive windows (unequal, overlapping); the switches are flat indices into each plane."""
 
+    piecewise_linear = True  # see Function: create_graph goes through its backward and jvp
+
     def forward(self, x, *, out_hw):
         xp = array_module(x)
         N, C, H, W = self.x_shape = x.shape
@@ -388,6 +394,8 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices=False):
 
 class MaxUnpool2d(Function):
     """y = zeros with y[n, c].ravel()[indices[n, c]] = x[n, c]. x (N, C, H, W) -> (N, C, Ho, Wo)."""
+
+    piecewise_linear = True  # see Function: create_graph goes through its backward and jvp
 
     def forward(self, x, *, indices, out_hw):
         xp = array_module(x)

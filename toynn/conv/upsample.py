@@ -53,6 +53,8 @@ class Resample(Function):
     (where 0 * inf would spread NaN across a row), gather the taps and scatter them back.
     """
 
+    piecewise_linear = True  # see Function: create_graph goes through its backward and jvp
+
     def forward(self, x, *, axis, idx, wts):
         self.axis, self.idx, self.wts, self.n = axis, idx, wts, x.shape[axis]
         self.a = _matrix(idx, wts, self.n, x.dtype) if self.n <= DENSE_MAX else None
@@ -74,6 +76,8 @@ class Resample(Function):
 
 class RepeatBlocks(Function):
     """Nearest upsampling by whole factors: a block repeat. Its adjoint is the block sum."""
+
+    piecewise_linear = True  # see Function: create_graph goes through its backward and jvp
 
     def forward(self, x, *, factors):
         self.factors = factors

@@ -133,21 +133,26 @@ class Affine(Function):
     def backward(self, g):
         need = self.needs_input_grad
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])  # (N, out)
-        gx = gemm(g2, self.w).reshape(self.x.shape) if need[0] else None
+        gx = _gemm(g2, self.w).reshape(self.x.shape) if need[0] else None
         x2 = self.x.reshape(-1, self.x.shape[-1])  # (N, in)
         if not need[1]:
             gw = None
         elif x2.shape[0] == 1:  # one sample: a broadcast outer product beats BLAS's K=1 GEMM
             gw = g2.T * x2  # (out, 1) * (1, in)
         else:
-            gw = gemm(g2.T, x2)  # (out, in)
-        gb = g2.sum(axis=0) if len(need) > 2 and need[2] else None
+            gw = _gemm(g2.T, x2)  # (out, in)
+        gb = array_module(g2).sum(g2, axis=0) if len(need) > 2 and need[2] else None
         return gx, gw, gb
 
     def jvp(self, dx, dw, db=None):  # bilinear in (x, w), linear in b; no product of a missing (zero) tangent
         t = self.has_tangent
         dy = (dx @ self.w.T if t[0] else 0) + (self.x @ dw.T if t[1] else 0)  # (..., out)
         return dy + db if db is not None and t[2] else dy
+
+
+def _gemm(a, b):
+    """a @ b: the threaded GEMM on raw arrays; on Tensors (a backward that records) the matmul op."""
+    return ops.matmul(a, b) if isinstance(a, Tensor) or isinstance(b, Tensor) else gemm(a, b)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -188,6 +193,8 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 class Step(Function):
     """y = 1 where x > 0, `at_zero` where x == 0, else 0 (Heaviside). Its derivative is 0 wherever it exists."""
+
+    piecewise_linear = True  # see Function: create_graph goes through its backward and jvp
 
     def forward(self, x, *, at_zero):
         y = (x > 0).astype(x.dtype)
@@ -454,8 +461,12 @@ class CrossEntropy(Function):
         if self.eps:  # d(-sum_c w[c] log p[c]) / dx = p * sum(w) - w
             b = coef * (self.eps / C) * (1 if self.keep is None else self.keep[:, None])
             wsum = C if self.weight is None else self.weight.sum()
-            gx += b * (self.p * wsum - self._class_weight())
+            gx = gx + b * (self.p * wsum - self._class_weight())
         return gx
+
+    def derived(self, x):
+        """For a backward that records: the softmax as a Tensor of the logits, so that p's own derivative counts."""
+        return {"p": ops.softmax(x, 1)}
 
     def jvp(self, dx):
         xp = array_module(dx)
@@ -602,6 +613,8 @@ _BCE_EPS = float(np.float32(1e-12))  # PyTorch's EPSILON is a float constant, ev
 class BinaryCrossEntropy(Function):
     """-w (t log x + (1 - t) log(1 - x)), each log clamped at -100 as in PyTorch. x, t same shape."""
 
+    once_differentiable = True  # its backward runs on raw arrays only (no second derivative yet)
+
     def forward(self, x, t, *, weight, reduction):
         xp = array_module(x)
         with np.errstate(divide="ignore"):  # log(0) = -inf, then clamped
@@ -654,6 +667,8 @@ def binary_cross_entropy(
 
 class BCEWithLogits(Function):
     """(1 - t) x - (1 + (pw - 1) t) log sigmoid(x), times w; log sigmoid without overflow. x, t same shape."""
+
+    once_differentiable = True  # its backward runs on raw arrays only (no second derivative yet)
 
     def forward(self, x, t, *, weight, pos_weight, reduction):
         xp = array_module(x)
