@@ -10,9 +10,11 @@ import pytest
 import toynn
 from toynn.autodiff import gradcheck, jvp
 
-from .cases import CASES
+from .cases import CASES as OPS
 from .devices import host, like
+from .nn_cases import NN_CASES
 
+CASES = OPS + NN_CASES
 ids = [c.name for c in CASES]
 
 
@@ -56,16 +58,17 @@ def test_double_backward_matches_torch(case, rng, torch):
     s = sum((g * like(u, g)).sum() for g, u in zip(gs, us) if g is not None)
     if not isinstance(s, toynn.Tensor) or not s.requires_grad:
         pytest.skip("the gradient does not depend on the inputs or v (f is linear)")
-    ours = toynn.autograd.grad(s, [*xs, v], allow_unused=True)
+    ours = toynn.autograd.grad(s, [t for t in [*xs, v] if t.requires_grad], allow_unused=True)
 
     txs = [torch.tensor(a, requires_grad=g) for a, g in zip(arrays, wrt_mask)]
     tv = torch.tensor(host(v.array), requires_grad=True)
     tout = case.fn(torch, *txs)
     tgs = torch.autograd.grad(tout, [x for x in txs if x.requires_grad], tv, create_graph=True, allow_unused=True)
     ts = sum((g * torch.tensor(u)).sum() for g, u in zip(tgs, us) if g is not None)
-    theirs = torch.autograd.grad(ts, [*txs, tv], allow_unused=True)
+    theirs = torch.autograd.grad(ts, [t for t in [*txs, tv] if t.requires_grad], allow_unused=True)
+    shapes = [t.shape for t in [*xs, v] if t.requires_grad]
     for i, (a, b) in enumerate(zip(ours, theirs)):
-        a = np.zeros(xs[i].shape if i < len(xs) else v.shape) if a is None else host(a.array)
+        a = np.zeros(shapes[i]) if a is None else host(a.array)
         b = np.zeros(a.shape) if b is None else b.numpy(force=True)  # force: PyTorch may answer a ZeroTensor
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=f"second derivative wrt argument {i}")
 
@@ -91,7 +94,8 @@ def test_forward_over_reverse_matches_reverse_over_reverse(case, rng):
     w = rng.standard_normal(ju.shape)
     leaves = [toynn.tensor(x.array, requires_grad=x.requires_grad) for x in [*xs, v]]
     out = gradient(*leaves)
-    back = toynn.autograd.grad(out, leaves, like(w, out), allow_unused=True)  # reverse-over-reverse
+    wrt = [(x, u) for x, u in zip(leaves, [*us, du]) if x.requires_grad]
+    back = toynn.autograd.grad(out, [x for x, _ in wrt], like(w, out), allow_unused=True)  # reverse-over-reverse
     lhs = float((host(ju.array) * w).sum())
-    rhs = sum(float((host(b.array) * u).sum()) for b, u in zip(back, [*us, du]) if b is not None)
+    rhs = sum(float((host(b.array) * u).sum()) for b, (_, u) in zip(back, wrt) if b is not None)
     assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-12)

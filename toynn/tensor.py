@@ -760,7 +760,9 @@ def backward(
     if not root.requires_grad:
         raise RuntimeError("backward(): this tensor does not require grad and has no grad_fn")
     seed = _seed(root, grad, "backward()", create_graph)
-    walk([root], [seed], create_graph if retain_graph is None else retain_graph, create_graph, on_increment=on_increment)
+    walk(
+        [root], [seed], create_graph if retain_graph is None else retain_graph, create_graph, on_increment=on_increment
+    )
 
 
 def _seed(root: Tensor, grad, op: str, create_graph: bool):

@@ -94,4 +94,3 @@ def isfinite(x) -> Tensor:
 
 def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001  NumPy's name
     return ops.amax(_t(x), axis, keepdims)
-

@@ -45,6 +45,7 @@ def hvp(f, x, v, mode: str = "reverse") -> Tensor:
     if tuple(v.shape) != tuple(x.shape):
         raise ShapeError(f"hvp: v has shape {tuple(v.shape)} but x has shape {tuple(x.shape)}")
     if mode == "forward":
+
         def grad_f(x_dual):
             x_dual.requires_grad_(True)
             return _gradient(f, x_dual)

@@ -18,8 +18,16 @@ def _tuple(x, name: str) -> tuple:
     return items
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
-         is_grads_batched=False, materialize_grads=False):
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    allow_unused=None,
+    is_grads_batched=False,
+    materialize_grads=False,
+):
     """d(sum_i <outputs_i, grad_outputs_i>)/d(inputs), returned as a tuple (PyTorch's torch.autograd.grad).
 
     No .grad is written. With create_graph=True the returned gradients have a graph of their own and can be
@@ -42,7 +50,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     roots, seeds = [], []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
         if not out.requires_grad:
-            raise RuntimeError(f"autograd.grad: outputs[{i}] (shape {out.shape}) does not require grad and has no grad_fn")
+            raise RuntimeError(
+                f"autograd.grad: outputs[{i}] (shape {out.shape}) does not require grad and has no grad_fn"
+            )
         roots.append(out)
         seeds.append(_seed(out, g, f"autograd.grad: outputs[{i}]", create_graph))
     retain = create_graph if retain_graph is None else retain_graph
@@ -68,7 +78,10 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is not None:
         raise NotImplementedError("autograd.backward: inputs= is not supported; use autograd.grad")
     tensors = _tuple(tensors, "tensors")
-    grads = [None] * len(tensors) if grad_tensors is None else (
-        list(grad_tensors) if isinstance(grad_tensors, (list, tuple)) else [grad_tensors])
+    grads = (
+        [None] * len(tensors)
+        if grad_tensors is None
+        else (list(grad_tensors) if isinstance(grad_tensors, (list, tuple)) else [grad_tensors])
+    )
     seeds = [_seed(t, g, "autograd.backward", create_graph) for t, g in zip(tensors, grads)]
     walk(list(tensors), seeds, create_graph if retain_graph is None else retain_graph, create_graph)

@@ -9,7 +9,9 @@ from ..tensor import Tensor, no_grad
 def _one(inputs, op: str) -> Tensor:
     if isinstance(inputs, (tuple, list)):
         if len(inputs) != 1:
-            raise NotImplementedError(f"autograd.functional.{op}: only one input tensor is supported; got {len(inputs)}")
+            raise NotImplementedError(
+                f"autograd.functional.{op}: only one input tensor is supported; got {len(inputs)}"
+            )
         inputs = inputs[0]
     return inputs
 
@@ -27,7 +29,13 @@ def vhp(func, inputs, v, create_graph: bool = False, strict: bool = False):
     return hvp(func, inputs, v, create_graph, strict)
 
 
-def hessian(func, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False,
-            outer_jacobian_strategy: str = "reverse-mode"):
+def hessian(
+    func,
+    inputs,
+    create_graph: bool = False,
+    strict: bool = False,
+    vectorize: bool = False,
+    outer_jacobian_strategy: str = "reverse-mode",
+):
     """The Hessian of the scalar func at inputs, shape inputs.shape * 2."""
     return higher.hessian(func, _one(inputs, "hessian"))

@@ -450,13 +450,12 @@ class CrossEntropy(Function):
         return loss.sum() if self.reduction == "sum" else loss
 
     def backward(self, g):  # d(-log p[t]) / dx = p - onehot(t)
-        xp = array_module(g)
         coef = g / self.n if self.reduction == "mean" else g  # () or (N, d...)
         if self.reduction == "none":
             coef = coef[:, None]  # (N, 1, d...)
         a = coef * (1 - self.eps) if self.w is None else coef * (1 - self.eps) * self.w[:, None]
         C = self.p.shape[1]
-        onehot = xp.arange(C).reshape(C, *[1] * (self.p.ndim - 2)) == self.t  # (N, C, d...)
+        onehot = array_module(self.t).arange(C).reshape(C, *[1] * (self.p.ndim - 2)) == self.t  # (N, C, d...)
         gx = (self.p - onehot) * a
         if self.eps:  # d(-sum_c w[c] log p[c]) / dx = p * sum(w) - w
             b = coef * (self.eps / C) * (1 if self.keep is None else self.keep[:, None])
