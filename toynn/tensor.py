@@ -400,7 +400,7 @@ class Tensor:
         self._requires_grad = bool(requires_grad)
         return self
 
-    def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False, *, grad=None):
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, *, grad=None):
         """Accumulate d(self)/d(leaf) into leaf.grad for every leaf that requires grad. With create_graph=True
         the backward pass is itself recorded, so the gradients can be differentiated again."""
         backward(self, gradient if gradient is not None else grad, retain_graph, create_graph=create_graph)

@@ -5,6 +5,7 @@ all four side by side, are lecture material: toynn.lecture.symbolic and toynn.le
 
 from .dual import Dual, derivative
 from .forward import jvp
+from .higher import hessian, hvp
 from .numerical import gradcheck, numerical_grad, numerical_jacobian
 from .reverse import trace_backward
 from .transforms import grad, jacfwd, jacrev, value_and_grad, vjp
@@ -14,6 +15,8 @@ __all__ = [
     "derivative",
     "grad",
     "gradcheck",
+    "hessian",
+    "hvp",
     "jacfwd",
     "jacrev",
     "jvp",
