@@ -206,3 +206,38 @@ def test_maml_example_matches_pytorch(torch):
     _close(losses, tlosses)
     for a, b in zip(w, tw):
         _close(a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# The lecture's tie-ins (toynn experiment curvature)
+
+
+def test_newton_reaches_rosenbrocks_minimum_where_gradient_descent_crawls():
+    from toynn.lecture.experiments.curvature import gradient_descent, newton, rosenbrock
+
+    x0 = np.array([-1.2, 1.0])
+    assert newton(rosenbrock, x0, 8)[-1] < 1e-12
+    assert gradient_descent(rosenbrock, x0, 300, 1e-3)[-1] > 1e-2
+
+
+def test_power_iteration_on_hvp_finds_the_hessians_top_eigenvalues(rng):
+    """On a net small enough for the full Hessian: power iteration on hvp agrees with eigvalsh of hessian()."""
+    from toynn.lecture.experiments.curvature import top_eigenvalues
+
+    x, y = toynn.tensor(rng.standard_normal((20, 3))), toynn.tensor(rng.integers(0, 2, 20))
+    w1, w2 = rng.standard_normal((4, 3)), rng.standard_normal((2, 4))
+
+    def loss(flat):
+        a, b = flat[:12].reshape(4, 3), flat[12:].reshape(2, 4)
+        return toynn.nn.functional.cross_entropy(toynn.nn.functional.linear((x @ a.T).tanh(), b), y)
+
+    full = hessian(loss, toynn.tensor(np.concatenate([w1.ravel(), w2.ravel()])))
+    exact = np.linalg.eigvalsh(full.array.reshape(20, 20))
+    exact = exact[np.argsort(-np.abs(exact))][:2]
+    params = [toynn.tensor(w1, requires_grad=True), toynn.tensor(w2, requires_grad=True)]
+
+    def loss_params():
+        return loss(toynn.cat([params[0].reshape(-1), params[1].reshape(-1)]))
+
+    found = top_eigenvalues(loss_params, params, k=2, iters=300)
+    np.testing.assert_allclose(found, exact, rtol=1e-3)

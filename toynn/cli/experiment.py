@@ -10,6 +10,7 @@ DESCRIPTIONS = {
     "saturation": "per-layer activation mean, std and saturation of sigmoid/tanh/ReLU MLPs (Glorot & Bengio Fig 2)",
     "loss-surface": "cross-entropy vs quadratic cost over two weights of a two-layer net (Glorot & Bengio Fig 5)",
     "separable": "multiplications, parameters and time: standard vs depthwise vs spatially separable convolution",
+    "curvature": "Newton's method vs gradient descent, and the top Hessian eigenvalues of the two-layer net (hvp)",
 }
 
 

@@ -2,10 +2,11 @@
 a report folder and returns a Result; `toynn experiment NAME` runs one from the command line.
 
 Modules: depth (ablation), pooling (pooling_vs_strided), saturate (saturation), surface (loss_surface),
-convcost (separable); nets holds their networks and common what they share."""
+convcost (separable), curvature (curvature); nets holds their networks and common what they share."""
 
 from .common import Result
 from .convcost import separable
+from .curvature import curvature
 from .depth import ablation
 from .pooling import pooling_vs_strided
 from .saturate import saturation
@@ -17,6 +18,7 @@ EXPERIMENTS = {
     "saturation": saturation,
     "loss-surface": loss_surface,
     "separable": separable,
+    "curvature": curvature,
 }
 
-__all__ = ["EXPERIMENTS", "Result", "ablation", "loss_surface", "pooling_vs_strided", "saturation", "separable"]
+__all__ = ["EXPERIMENTS", "Result", "ablation", "curvature", "loss_surface", "pooling_vs_strided", "saturation", "separable"]
