@@ -10,7 +10,7 @@ import toynn
 import toynn.optim as optim
 
 from .devices import host
-from .test_optim import grad_stream, make_params, rel_err, toynn_steps, torch_steps
+from .test_optim import grad_stream, make_params, rel_err, torch_steps, toynn_steps
 
 CASES = [
     ("Adagrad", dict()),

@@ -124,7 +124,8 @@ class Adadelta(Optimizer):
 
 
 class Rprop(Optimizer):
-    """Per element: step *= etaplus if g keeps its sign, etaminus if it flips (then g counts as 0); p -= sign(g) step."""
+    """Per element: step *= etaplus while g keeps its sign, etaminus when it flips (g then counts as 0);
+    p -= sign(g) step."""
 
     def __init__(
         self,
