@@ -134,7 +134,9 @@ def test_adaptive_pools_match_torch(size, rng, torch):
     )
     x1 = distinct(rng, (2, 3, 10))
     np.testing.assert_allclose(
-        tc.adaptive_avg_pool1d(toynn.tensor(x1), 4).array, F.adaptive_avg_pool1d(torch.tensor(x1), 4).numpy(), rtol=1e-12
+        tc.adaptive_avg_pool1d(toynn.tensor(x1), 4).array,
+        F.adaptive_avg_pool1d(torch.tensor(x1), 4).numpy(),
+        rtol=1e-12,
     )
     y1, i1 = tc.adaptive_max_pool1d(toynn.tensor(x1), 3, return_indices=True)
     np.testing.assert_array_equal(i1.array, F.adaptive_max_pool1d(torch.tensor(x1), 3, return_indices=True)[1].numpy())
