@@ -30,6 +30,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
     p.add_argument("--data-dir", default=None, help="where the run's data set is now, if it moved")
+    p.add_argument("--test-images", type=int, default=None, help="use the first N test images only (default: all)")
     p.set_defaults(handler=run)
     return p
 
@@ -40,7 +41,7 @@ def run(args) -> int:
 
     run_dir = Path(args.run) if args.run else _default_run()
     print(f"loading {run_dir} ...", flush=True)
-    explorer = Explorer.from_run(run_dir, args.data_dir)
+    explorer = Explorer.from_run(run_dir, args.data_dir, args.test_images)
     server = make_server(explorer, args.host, args.port)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(

@@ -43,6 +43,7 @@ class Explorer:
         self._test = test
         self._test_loaded = test is not None
         self._test_error: str | None = None
+        self.max_test: int | None = None
         self._jobs: dict[str, dict] = {}  # layer -> the top-k job's state
         self._jobs_lock = threading.Lock()
         self.trainer = None  # a training.LiveTrainer, made on the first train command
@@ -57,8 +58,9 @@ class Explorer:
         ]
 
     @classmethod
-    def from_run(cls, run_dir, data_dir=None) -> Explorer:
-        """The explorer of a run folder written by `toynn train`: its model with the saved weights, and its data."""
+    def from_run(cls, run_dir, data_dir=None, max_test: int | None = None) -> Explorer:
+        """The explorer of a run folder written by `toynn train`: its model with the saved weights, and its data
+        (the first max_test test images only, when given)."""
         from ...io.runs import load_run
 
         model, config = load_run(run_dir)
@@ -66,6 +68,7 @@ class Explorer:
             config["args"]["data_dir"] = str(data_dir)
         ex = cls(model, config["input_shape"], config["classes"], config["data"], run_dir=run_dir, config=config)
         ex._test_loaded = False  # read on first use: the page opens before a large test set is decoded
+        ex.max_test = max_test
         return ex
 
     # -- the data -------------------------------------------------------------------------------------------------
@@ -76,6 +79,8 @@ class Explorer:
             with self._jobs_lock:
                 if not self._test_loaded:
                     self._test = self._read_split(train=False)
+                    if self._test is not None and self.max_test is not None:
+                        self._test = tuple(a[: self.max_test] for a in self._test)
                     self._test_loaded = True
         return self._test
 
