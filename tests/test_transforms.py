@@ -418,3 +418,26 @@ def test_image_folder_empty_class_and_toynn_form(tmp_path):
     np.testing.assert_array_equal(host(eager[1][0]), host(lazy[1][0]))
     with pytest.raises(ValueError, match="both extensions and is_valid_file"):
         datasets.ImageFolder(tmp_path, extensions=(".png",), is_valid_file=lambda p: True)
+
+
+def test_batch_tensor_through_the_random_transforms():
+    """A batch Tensor (N, C, H, W), as DataLoader(transform=...) may pass: one draw per sample, a Tensor back."""
+    x = toynn.tensor(np.random.default_rng(3).random((6, 3, 7, 7), dtype=np.float32) + 1)
+    toynn.manual_seed(1)
+    crops = T.RandomCrop(5, padding=1)(x)
+    assert isinstance(crops, toynn.Tensor) and crops.shape == (6, 3, 5, 5)
+    padded = np.pad(host(x), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    offsets = []
+    for n in range(6):
+        hits = [
+            (i, j)
+            for i in range(5)
+            for j in range(5)
+            if np.array_equal(host(crops)[n], padded[n, :, i : i + 5, j : j + 5])
+        ]
+        assert hits
+        offsets.append(hits[0])
+    assert len(set(offsets)) > 1
+    for t in (T.RandomResizedCrop(4), T.RandomRotation(15), T.ColorJitter(0.2, 0.2, 0.2, 0.05), T.Resize(3)):
+        out = t(x)
+        assert isinstance(out, toynn.Tensor) and out.shape[:2] == (6, 3) and np.isfinite(host(out)).all()
