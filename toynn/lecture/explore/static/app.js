@@ -4,7 +4,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { model: null, x: null, forward: null, view: "layers", testStart: 0, filterLayer: null, filter: null };
+const state = { model: null, x: null, forward: null, view: "layers", testStart: 0, filterLayer: null, filter: null,
+  latencies: [] };
 window.toynnExplore = { state }; // for the browser tests and the curious: the current model, input and answers
 
 // ---- talking to the API --------------------------------------------------------------------------------------
@@ -267,7 +268,8 @@ async function runForward(request) {
   state.x = f.x;
   showInput(f);
   showLayers(f);
-  const rt = performance.now() - t0;
+  const rt = performance.now() - t0; // request, answer, and drawing every layer: what one update costs
+  state.latencies.push([rt, f.ms]);
   $("latency").textContent = `update: ${rt.toFixed(0)} ms round trip, ${f.ms.toFixed(1)} ms of it in the server`;
   document.body.dataset.updates = String(Number(document.body.dataset.updates) + 1);
   if (!$("unit-panel").hidden && state.unit) openUnit(state.unit.layer, state.unit.index);
