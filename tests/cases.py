@@ -6,6 +6,7 @@ seeded generator, kept off kinks (ReLU at 0, ties in max) so that finite differe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -210,5 +211,340 @@ CASES = [
         [(4, 3), (3, 5), (5, 2)],
         [randn, randn, randn],
         ref=lambda x, w1, w2: np.maximum(np.tanh(x @ w1), 0) @ w2,
+    ),
+]
+
+# ---------------------------------------------------------------------------------------------
+# nn.functional: activations, normalisation, distances, embedding and losses (issue 15, item 3)
+
+_erf = np.vectorize(math.erf)
+
+
+def _f(m):
+    return m.nn.functional
+
+
+def _const(m, array, x):
+    """A constant of the case in the dtype of its input x (a float64 constant would promote a float32 result)."""
+    return m.tensor(array).to(x.dtype)
+
+
+def off_points(*points, gap=0.05):
+    """randn values kept at least `gap` away from the given kinks."""
+
+    def make(rng, shape):
+        x = rng.standard_normal(shape) * 2
+        for b in points:
+            x = np.where(np.abs(x - b) < gap, x + 2 * gap, x)
+        return x
+
+    return make
+
+
+def unit_interval(rng, shape):
+    return rng.uniform(0.05, 0.95, shape)
+
+
+def _softplus(x, beta=1.0, threshold=20.0):
+    return np.where(beta * x > threshold, x, np.log1p(np.exp(beta * x)) / beta)
+
+
+def _layer_norm(x, dims, w=None, b=None, eps=1e-5):
+    y = (x - x.mean(dims, keepdims=True)) / np.sqrt(x.var(dims, keepdims=True) + eps)
+    return y * (1 if w is None else w) + (0 if b is None else b)
+
+
+def _group_norm(x, G, w, b, eps=1e-5):
+    N, C = x.shape[:2]
+    g = x.reshape(N, G, -1)
+    y = ((g - g.mean(2, keepdims=True)) / np.sqrt(g.var(2, keepdims=True) + eps)).reshape(x.shape)
+    shape = (1, C) + (1,) * (x.ndim - 2)
+    return y * w.reshape(shape) + b.reshape(shape)
+
+
+def _norm(x, axis, keepdims=False):
+    return np.sqrt((x * x).sum(axis, keepdims=keepdims))
+
+
+def _pixel_shuffle(x, r):
+    N, C, H, W = x.shape
+    return x.reshape(N, C // r**2, r, r, H, W).transpose(0, 1, 4, 2, 5, 3).reshape(N, C // r**2, H * r, W * r)
+
+
+EMB_IDX = np.array([[0, 3, 1], [3, 3, 4]])  # row 3 repeats: its gradient adds up
+SIGNS = np.array([1.0, -1.0, -1.0, 1.0])
+LABELS = np.array([[1.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0, 1.0]])
+COUNTS = np.array([[0.0, 1.0, 3.0, 2.0], [5.0, 0.0, 1.0, 4.0], [2.0, 2.0, 0.0, 7.0]])
+SELU = (1.6732632423543772848170429916717, 1.0507009873554804934193349852946)
+
+CASES += [
+    # activations
+    Case("gelu", lambda m, x: _f(m).gelu(x), [(3, 4)], ref=lambda x: x * 0.5 * (1 + _erf(x / math.sqrt(2)))),
+    Case(
+        "gelu/tanh",
+        lambda m, x: _f(m).gelu(x, approximate="tanh"),
+        [(3, 4)],
+        ref=lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
+    ),
+    Case("silu", lambda m, x: _f(m).silu(x), [(3, 4)], ref=lambda x: x / (1 + np.exp(-x))),
+    Case("mish", lambda m, x: _f(m).mish(x), [(3, 4)], ref=lambda x: x * np.tanh(_softplus(x))),
+    Case("elu", lambda m, x: _f(m).elu(x), [(3, 4)], ref=lambda x: np.where(x > 0, x, np.expm1(x))),
+    Case(
+        "elu/alpha",
+        lambda m, x: _f(m).elu(x, 0.5),
+        [(3, 4)],
+        away_from_zero,
+        ref=lambda x: np.where(x > 0, x, 0.5 * np.expm1(x)),
+    ),
+    Case(
+        "selu",
+        lambda m, x: _f(m).selu(x),
+        [(3, 4)],
+        away_from_zero,
+        ref=lambda x: SELU[1] * np.where(x > 0, x, SELU[0] * np.expm1(x)),
+    ),
+    Case("celu", lambda m, x: _f(m).celu(x, 2.0), [(3, 4)], ref=lambda x: np.where(x > 0, x, 2 * np.expm1(x / 2))),
+    Case("softplus", lambda m, x: _f(m).softplus(x), [(3, 4)], ref=_softplus),
+    Case(
+        "softplus/beta-threshold",
+        lambda m, x: _f(m).softplus(x * 10, beta=2.0, threshold=15.0),
+        [(3, 4)],
+        off_points(0.75),
+        ref=lambda x: _softplus(x * 10, 2.0, 15.0),
+    ),
+    Case("logsigmoid", lambda m, x: _f(m).logsigmoid(x * 10), [(3, 4)], ref=lambda x: -np.logaddexp(0, -10 * x)),
+    Case("hardtanh", lambda m, x: _f(m).hardtanh(x), [(3, 4)], off_points(-1, 1), ref=lambda x: np.clip(x, -1, 1)),
+    Case(
+        "hardtanh/bounds",
+        lambda m, x: _f(m).hardtanh(x, -0.5, 2.0),
+        [(3, 4)],
+        off_points(-0.5, 2),
+        ref=lambda x: np.clip(x, -0.5, 2),
+    ),
+    Case("relu6", lambda m, x: _f(m).relu6(x * 3), [(3, 4)], off_points(0, 2), ref=lambda x: np.clip(3 * x, 0, 6)),
+    Case(
+        "hardswish",
+        lambda m, x: _f(m).hardswish(x * 2),
+        [(3, 4)],
+        off_points(-1.5, 1.5),
+        ref=lambda x: 2 * x * np.clip(2 * x + 3, 0, 6) / 6,
+    ),
+    Case("softsign", lambda m, x: _f(m).softsign(x), [(3, 4)], ref=lambda x: x / (1 + np.abs(x))),
+    Case("tanhshrink", lambda m, x: _f(m).tanhshrink(x), [(3, 4)], ref=lambda x: x - np.tanh(x)),
+    Case(
+        "softshrink",
+        lambda m, x: _f(m).softshrink(x),
+        [(3, 4)],
+        off_points(-0.5, 0.5),
+        ref=lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0)),
+    ),
+    Case(
+        "hardshrink",
+        lambda m, x: _f(m).hardshrink(x, 0.3),
+        [(3, 4)],
+        off_points(-0.3, 0.3),
+        ref=lambda x: np.where(np.abs(x) > 0.3, x, 0),
+    ),
+    Case(
+        "threshold",
+        lambda m, x: _f(m).threshold(x, 0.1, -2.0),
+        [(3, 4)],
+        off_points(0.1),
+        ref=lambda x: np.where(x > 0.1, x, -2.0),
+    ),
+    Case(
+        "rrelu/eval",
+        lambda m, x: _f(m).rrelu(x),
+        [(3, 4)],
+        away_from_zero,
+        ref=lambda x: np.where(x >= 0, x, x * (1 / 8 + 1 / 3) / 2),
+    ),
+    Case(
+        "prelu",
+        lambda m, x, w: _f(m).prelu(x, w),
+        [(2, 3, 4), (3,)],
+        [away_from_zero, positive],
+        ref=lambda x, w: np.where(x > 0, x, w[:, None] * x),
+    ),
+    Case(
+        "prelu/shared",
+        lambda m, x, w: _f(m).prelu(x, w),
+        [(2, 3), (1,)],
+        [away_from_zero, positive],
+        ref=lambda x, w: np.where(x > 0, x, w * x),
+    ),
+    Case("glu", lambda m, x: _f(m).glu(x, 1), [(2, 6, 3)], ref=lambda x: x[:, :3] / (1 + np.exp(-x[:, 3:]))),
+    Case(
+        "softmin",
+        lambda m, x: _f(m).softmin(x, dim=1),
+        [(3, 4)],
+        ref=lambda x: np.exp(-x) / np.exp(-x).sum(1, keepdims=True),
+    ),
+    # normalisation
+    Case(
+        "layer_norm",
+        lambda m, x, w, b: _f(m).layer_norm(x, (3, 4), w, b),
+        [(2, 3, 4), (3, 4), (3, 4)],
+        ref=lambda x, w, b: _layer_norm(x, (1, 2), w, b),
+    ),
+    Case("layer_norm/plain", lambda m, x: _f(m).layer_norm(x, [5]), [(4, 5)], ref=lambda x: _layer_norm(x, -1)),
+    Case(
+        "rms_norm",
+        lambda m, x, w: _f(m).rms_norm(x, [4], w, eps=1e-6),
+        [(2, 3, 4), (4,)],
+        ref=lambda x, w: x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6) * w,
+    ),
+    Case(
+        "group_norm",
+        lambda m, x, w, b: _f(m).group_norm(x, 2, w, b),
+        [(2, 4, 3, 3), (4,), (4,)],
+        ref=lambda x, w, b: _group_norm(x, 2, w, b),
+    ),
+    Case("instance_norm", lambda m, x: _f(m).instance_norm(x), [(2, 3, 5)], ref=lambda x: _layer_norm(x, -1)),
+    # distances
+    Case("normalize", lambda m, x: _f(m).normalize(x), [(3, 4)], ref=lambda x: x / _norm(x, 1, True)),
+    Case(
+        "normalize/p1-dim0",
+        lambda m, x: _f(m).normalize(x, p=1.0, dim=0),
+        [(3, 4)],
+        away_from_zero,
+        ref=lambda x: x / np.abs(x).sum(0, keepdims=True),
+    ),
+    Case(
+        "cosine_similarity",
+        lambda m, a, b: _f(m).cosine_similarity(a, b),
+        [(3, 4), (3, 4)],
+        ref=lambda a, b: (a * b).sum(1) / (_norm(a, 1) * _norm(b, 1)),
+    ),
+    Case(
+        "pairwise_distance",
+        lambda m, a, b: _f(m).pairwise_distance(a, b),
+        [(3, 4), (3, 4)],
+        ref=lambda a, b: _norm(a - b + 1e-6, -1),
+    ),
+    # embedding, pixel shuffle
+    # (padding_idx and scale_grad_by_freq change the gradient on purpose: tests/test_nn_more.py checks them)
+    Case("embedding", lambda m, w: _f(m).embedding(m.tensor(EMB_IDX), w), [(5, 3)], ref=lambda w: w[EMB_IDX]),
+    Case("pixel_shuffle", lambda m, x: _f(m).pixel_shuffle(x, 2), [(2, 8, 2, 3)], ref=lambda x: _pixel_shuffle(x, 2)),
+    Case(
+        "pixel_unshuffle",
+        lambda m, x: _f(m).pixel_shuffle(_f(m).pixel_unshuffle(x, 2), 2),
+        [(1, 2, 4, 6)],
+        ref=lambda x: x,
+    ),
+    # losses
+    Case("l1_loss", lambda m, x, t: _f(m).l1_loss(x, t), [(3, 4), (3, 4)], ref=lambda x, t: np.abs(x - t).mean()),
+    Case(
+        "l1_loss/weight",
+        lambda m, x, t, w: _f(m).l1_loss(x, t, weight=w),
+        [(3, 4), (3, 4), (3, 4)],
+        [randn, randn, positive],
+        ref=lambda x, t, w: (np.abs(x - t) * w).sum() / w.sum(),
+    ),
+    Case(
+        "smooth_l1_loss",
+        lambda m, x, t: _f(m).smooth_l1_loss(x, t, reduction="sum", beta=0.5),
+        [(3, 4), (3, 4)],
+        ref=lambda x, t: np.where(np.abs(x - t) < 0.5, (x - t) ** 2, np.abs(x - t) - 0.25).sum(),
+    ),
+    Case(
+        "huber_loss",
+        lambda m, x, t: _f(m).huber_loss(x, t, delta=0.8, reduction="none"),
+        [(3, 4), (3, 4)],
+        ref=lambda x, t: np.where(np.abs(x - t) < 0.8, 0.5 * (x - t) ** 2, 0.8 * (np.abs(x - t) - 0.4)),
+    ),
+    Case(
+        "kl_div/batchmean",
+        lambda m, x, t: _f(m).kl_div(x.log_softmax(1), t, reduction="batchmean"),
+        [(3, 5), (3, 5)],
+        [randn, unit_interval],
+        ref=lambda x, t: (t * (np.log(t) - (x - np.log(np.exp(x).sum(1, keepdims=True))))).sum() / 3,
+    ),
+    Case(
+        "kl_div/log_target",
+        lambda m, x, t: _f(m).kl_div(x, t, reduction="sum", log_target=True),
+        [(3, 5), (3, 5)],
+        ref=lambda x, t: (np.exp(t) * (t - x)).sum(),
+    ),
+    Case(
+        "margin_ranking_loss",
+        lambda m, a, b: _f(m).margin_ranking_loss(a, b, _const(m, SIGNS, a), margin=0.1),
+        [(4,), (4,)],
+        ref=lambda a, b: np.maximum(0, -SIGNS * (a - b) + 0.1).mean(),
+    ),
+    Case(
+        "hinge_embedding_loss",
+        lambda m, x: _f(m).hinge_embedding_loss(x, _const(m, SIGNS, x), reduction="none"),
+        [(4,)],
+        off_points(1),
+        ref=lambda x: np.where(SIGNS == 1, x, np.maximum(0, 1 - x)),
+    ),
+    Case(
+        "soft_margin_loss",
+        lambda m, x: _f(m).soft_margin_loss(x, _const(m, SIGNS, x)),
+        [(4,)],
+        ref=lambda x: np.log1p(np.exp(-SIGNS * x)).mean(),
+    ),
+    Case(
+        "multilabel_soft_margin_loss",
+        lambda m, x, w: _f(m).multilabel_soft_margin_loss(x, _const(m, LABELS, x), w),
+        [(3, 5), (5,)],
+        [randn, positive],
+        ref=lambda x, w: (
+            (-(LABELS * -np.logaddexp(0, -x) + (1 - LABELS) * -np.logaddexp(0, x)) * w).sum(1) / 5
+        ).mean(),
+    ),
+    Case(
+        "cosine_embedding_loss",
+        lambda m, a, b: _f(m).cosine_embedding_loss(a, b, _const(m, SIGNS, a), margin=-0.5),
+        [(4, 3), (4, 3)],
+        ref=lambda a, b: np.where(
+            SIGNS == 1,
+            1 - (a * b).sum(1) / (_norm(a, 1) * _norm(b, 1)),
+            np.maximum(0, (a * b).sum(1) / (_norm(a, 1) * _norm(b, 1)) + 0.5),
+        ).mean(),
+    ),
+    Case(
+        "triplet_margin_loss/swap",
+        lambda m, a, p, n: _f(m).triplet_margin_loss(a, p, n, margin=2.0, swap=True, reduction="sum"),
+        [(4, 3), (4, 3), (4, 3)],
+        ref=lambda a, p, n: np.maximum(
+            0, _norm(a - p + 1e-6, -1) - np.minimum(_norm(a - n + 1e-6, -1), _norm(p - n + 1e-6, -1)) + 2
+        ).sum(),
+    ),
+    Case(
+        "poisson_nll_loss/full",
+        lambda m, x: _f(m).poisson_nll_loss(x, _const(m, COUNTS, x), full=True),
+        [(3, 4)],
+        ref=lambda x: (
+            np.exp(x)
+            - COUNTS * x
+            + np.where(
+                COUNTS > 1,
+                COUNTS * np.log(np.maximum(COUNTS, 1)) - COUNTS + 0.5 * np.log(2 * np.pi * np.maximum(COUNTS, 1)),
+                0,
+            )
+        ).mean(),
+    ),
+    Case(
+        "poisson_nll_loss/rates",
+        lambda m, x: _f(m).poisson_nll_loss(x, _const(m, COUNTS, x), log_input=False, reduction="sum"),
+        [(3, 4)],
+        positive,
+        ref=lambda x: (x - COUNTS * np.log(x + 1e-8)).sum(),
+    ),
+    Case(
+        "gaussian_nll_loss",
+        lambda m, x, t, v: _f(m).gaussian_nll_loss(x, t, v, full=True),
+        [(3, 4), (3, 4), (3, 4)],
+        [randn, randn, positive],
+        ref=lambda x, t, v: (0.5 * (np.log(v) + (x - t) ** 2 / v) + 0.5 * np.log(2 * np.pi)).mean(),
+    ),
+    Case(
+        "gaussian_nll_loss/per-sample-var",
+        lambda m, x, t, v: _f(m).gaussian_nll_loss(x, t, v, reduction="sum"),
+        [(3, 4), (3, 4), (3,)],
+        [randn, randn, positive],
+        ref=lambda x, t, v: (0.5 * (np.log(v[:, None]) + (x - t) ** 2 / v[:, None])).sum(),
     ),
 ]

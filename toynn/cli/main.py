@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import autodiff, evaluate, example, experiment, predict, report, summary, train
+from . import autodiff, evaluate, example, experiment, explore, predict, report, summary, train
 
-COMMANDS = (train, evaluate, predict, example, autodiff, report, experiment, summary)  # the order of --help
+COMMANDS = (train, evaluate, predict, example, autodiff, report, explore, experiment, summary)  # the order of --help
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,11 +4,50 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .. import ops
+from ..backend import array_module, get_default_dtype, to_device
 from ..errors import ShapeError
 from ..tensor import Tensor
 
 KINDS = ("conv", "conv_transpose", "pool")
+
+
+def tensors(*values) -> tuple:
+    """The arguments of a public op as Tensors: the one rule for non-Tensor inputs of conv/ and nn.functional.
+
+    Tensors and None pass through. NumPy (or CuPy) arrays, lists and numbers become constants (no gradient) on the
+    device of the first Tensor among the arguments: Python numbers in that Tensor's dtype where it is of the same
+    kind or wider (PyTorch's weak scalars: float32 input * 2.0 stays float32), arrays in their own dtype (NumPy
+    float64 stays float64, as torch.from_numpy), lists as torch.tensor makes them (floats in the default dtype,
+    ints int64). The results then follow the same promotion as the Tensor call.
+    """
+    if all(v is None or isinstance(v, Tensor) for v in values):  # the hot path: nothing to convert
+        return values
+    like = next((v for v in values if isinstance(v, Tensor)), None)
+    return tuple(_constant(v, like) for v in values)
+
+
+def _constant(value, like: Tensor | None):
+    if value is None or isinstance(value, Tensor):
+        return value
+    device = like.device if like is not None else None
+    if isinstance(value, (bool, int, float)) and like is not None:
+        return ops._tensor(value, like)  # the elementwise ops' rule for Python scalars
+    if isinstance(value, (list, tuple, bool, int, float)):
+        array = np.asarray(value)
+        if array.dtype.kind == "f":
+            array = array.astype(get_default_dtype())
+        elif array.dtype.kind in "iu":
+            array = array.astype(np.int64)
+    elif hasattr(value, "__array__") or isinstance(value, np.generic):
+        array = value if isinstance(value, array_module(value).ndarray) else np.asarray(value)
+    else:
+        raise TypeError(f"expected a Tensor, a NumPy array, a list or a number; got {type(value).__name__}")
+    if device is not None:
+        array = to_device(array, device)
+    return Tensor._wrap(array)
 
 
 def ntuple(value, n: int, name: str, op: str) -> tuple[int, ...]:
@@ -121,7 +160,7 @@ def check_tensor(op: str, name: str, x, ndims: tuple[int, ...], what: str) -> No
         raise TypeError(f"{op}: {name} must be a Tensor; got {type(x).__name__}")
     if x.ndim not in ndims:
         expected = " or ".join(f"{n}-D" for n in ndims)
-        raise ShapeError(f"{op}: {name} must be {expected} {what}; got shape {x.shape}")
+        raise ShapeError(f"{op}: {name} must be {expected} {what}; got shape {tuple(x.shape)}")
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: {name} must be floating point; got {x.dtype} (convert it with .float())")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..tensor import Tensor
-from .dataset import Dataset
+from .dataset import Dataset, _fetch
 from .files import (
     ARCHIVE_SUFFIXES,
     DEFLATE_MAX_RATIO,
@@ -55,13 +55,19 @@ def _to_float(x: np.ndarray) -> np.ndarray:
 class _ArrayDataset(Dataset):
     """Images (N, C, H, W) and labels (N,) int64 held as arrays; samples and batches are float32 in [0, 1].
 
+    Without transforms, dataset[i] is (Tensor (C, H, W) float32 in [0, 1], int) and a batch is one fancy index
+    (__getitems__). With transform= or target_transform= (torchvision's call form), they run per sample, as in
+    torchvision: transform gets the image as torchvision hands it, a PIL image ('L' for one channel, 'RGB' for
+    three) for uint8 data when Pillow is installed (else a uint8 (H, W, C) array; toynn's transforms take both),
+    a float (C, H, W) Tensor for float data; target_transform gets the label as an int.
+
     NOTE: images are kept as stored (uint8 for the files) and scaled per batch, which keeps CIFAR-10's 50000
     training images at 150 MB instead of 600 MB.
     """
 
     classes: list[str] = []
 
-    def _set(self, data: np.ndarray, targets: np.ndarray, classes, transform, target_transform) -> None:
+    def _set(self, data, targets: np.ndarray, classes, transform, target_transform) -> None:
         self.data, self.targets, self.classes = data, targets.astype(np.int64, copy=False), list(classes)
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
         self.transform, self.target_transform = transform, target_transform
@@ -69,27 +75,49 @@ class _ArrayDataset(Dataset):
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitem__(self, index):
-        """One sample as torchvision gives it: image Tensor (C, H, W) float32 in [0, 1], label int."""
-        x, y = self.__getitems__(np.array([index]))
-        return Tensor(x[0]), (y[0].item() if isinstance(y[0], np.generic) else y[0])
+    def _per_sample(self) -> bool:
+        return self.transform is not None or self.target_transform is not None
 
-    def __getitems__(self, indices) -> tuple[np.ndarray, np.ndarray]:
-        """indices (B,) -> images (B, C, H, W) float32 in [0, 1] (then transform), labels (B,) int64."""
-        x, y = _to_float(self.data[indices]), self.targets[indices]
-        if self.transform is not None:
-            x = self.transform(x)
-        if self.target_transform is not None:
-            y = self.target_transform(y)
-        return x, y
+    def _image(self, index):
+        """Image index as torchvision gives it to a transform: a PIL image for uint8 data (see the class)."""
+        a = self.data[index]  # (C, H, W)
+        if a.dtype != np.uint8:
+            return Tensor(_to_float(a))
+        try:
+            from PIL import Image
+        except ImportError:
+            return np.ascontiguousarray(a.transpose(1, 2, 0))  # (C, H, W) -> (H, W, C)
+        if a.shape[0] == 1:
+            return Image.fromarray(np.ascontiguousarray(a[0]), mode="L")
+        return Image.fromarray(np.ascontiguousarray(a.transpose(1, 2, 0)), mode="RGB")  # (C, H, W) -> (H, W, C)
+
+    def _tensor_image(self, index) -> Tensor:
+        return Tensor(_to_float(self.data[index]))
+
+    def __getitem__(self, index):
+        """One sample as torchvision gives it: (image, label); see the class for what the image is."""
+        if not self._per_sample():
+            x, y = self.__getitems__(np.array([index]))
+            return Tensor(x[0]), (y[0].item() if isinstance(y[0], np.generic) else y[0])
+        y = int(self.targets[index])
+        x = self.transform(self._image(index)) if self.transform is not None else self._tensor_image(index)
+        return x, (self.target_transform(y) if self.target_transform is not None else y)
+
+    def __getitems__(self, indices):
+        """indices (B,) -> images (B, C, H, W) float32 in [0, 1], labels (B,) int64; with transforms, the list of
+        the B samples (DataLoader collates them)."""
+        if self._per_sample():
+            return [self[int(i)] for i in indices]
+        return _to_float(self.data[indices]), self.targets[indices]
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The whole set as (images (N, C, H, W) float32 in [0, 1], labels (N,) int64), transforms applied."""
-        return self.__getitems__(np.arange(len(self)))
+        return _fetch(self, np.arange(len(self)))
 
     def __repr__(self) -> str:
         split = {True: "train", False: "test"}.get(getattr(self, "train", None), "")
-        return f"{type(self).__name__}({split + ', ' if split else ''}{len(self)} images {tuple(self.data.shape[1:])})"
+        shape = f" {tuple(self.data.shape[1:])}" if self.data is not None else ""
+        return f"{type(self).__name__}({split + ', ' if split else ''}{len(self)} images{shape})"
 
 
 def load_digits(train: bool = True, test_fraction: float = 0.25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -725,14 +753,29 @@ def check_classes(found: Sequence[str], expected: Sequence[str], where: str, wha
     )
 
 
-def image_files(root: Path, classes: Sequence[str], extensions=IMG_EXTENSIONS, max_per_class=None):
-    """(path, label) of the images in root/<class>/**, classes in the given order, files sorted by name."""
+def image_files(
+    root: Path,
+    classes: Sequence[str],
+    extensions=IMG_EXTENSIONS,
+    max_per_class=None,
+    is_valid_file=None,
+    allow_empty: bool = False,
+):
+    """(path, label) of the images in root/<class>/**, classes in the given order, files sorted by name.
+
+    A file is an image when its suffix is one of extensions or, when given, is_valid_file(path) says so. An empty
+    class folder raises DatasetNotFoundError unless allow_empty.
+    """
     exts = tuple(e.lower() for e in extensions)
     samples: list[tuple[str, int]] = []
     for label, name in enumerate(classes):
-        files = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in exts and p.is_file())
-        if not files:
-            raise DatasetNotFoundError(f"ImageFolder: class folder {root / name} holds no image ({', '.join(exts)})")
+        if is_valid_file is None:
+            files = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in exts and p.is_file())
+        else:
+            files = sorted(p for p in (root / name).rglob("*") if p.is_file() and is_valid_file(str(p)))
+        if not files and not allow_empty:
+            what = "valid file (is_valid_file)" if is_valid_file is not None else f"image ({', '.join(exts)})"
+            raise DatasetNotFoundError(f"ImageFolder: class folder {root / name} holds no {what}")
         samples += [(str(p), label) for p in files[:max_per_class]]
     return samples
 
@@ -741,27 +784,35 @@ def samples_labels(samples) -> np.ndarray:
     return np.array([y for _, y in samples], dtype=np.int64)
 
 
+def load_image(path, mode: str = "RGB", image_size=None):
+    """One image file -> a PIL image in mode ('RGB' or 'L'), resized (bilinear) to image_size (int or (h, w)) when
+    given. 16-bit and 32-bit grey is scaled from its full range, transparent pixels become white, and the file is
+    opened within Pillow's decompression-bomb limit (files.open_image)."""
+    from PIL import Image
+
+    with open_image(path) as im:
+        if im.mode.startswith("I") or im.mode == "F":  # 16- and 32-bit grey: scaled, not clipped at 255
+            im = Image.fromarray(np.round(image_planes(im)[0] * 255).astype(np.uint8))
+        elif "A" in im.mode or "transparency" in im.info:  # composite on white, not on the hidden colours
+            rgba = im.convert("RGBA")
+            im = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+        im = im.convert(mode)
+    if image_size is not None:
+        h, w = _hw(image_size)
+        if im.size != (w, h):
+            im = im.resize((w, h), Image.BILINEAR)  # PIL sizes are (w, h)
+    return im
+
+
 def read_images(samples, image_size=None, mode: str = "RGB") -> np.ndarray:
     """Decode the image files of samples [(path, label)] -> uint8 (N, C, H, W); C = 3 for mode 'RGB', 1 for 'L'.
 
     image_size (int or (h, w)) resizes every image (bilinear); without it all must share one size. Transparent
     pixels become white. Each file is opened within Pillow's decompression-bomb limit (files.open_image).
     """
-    from PIL import Image
-
-    size = None if image_size is None else _hw(image_size)
     data = None
     for k, (path, _) in enumerate(samples):
-        with open_image(path) as im:
-            if im.mode.startswith("I") or im.mode == "F":  # 16- and 32-bit grey: scaled, not clipped at 255
-                im = Image.fromarray(np.round(image_planes(im)[0] * 255).astype(np.uint8))
-            elif "A" in im.mode or "transparency" in im.info:  # composite on white, not on the hidden colours
-                rgba = im.convert("RGBA")
-                im = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-            im = im.convert(mode)
-            if size is not None and im.size != (size[1], size[0]):
-                im = im.resize((size[1], size[0]), Image.BILINEAR)  # PIL sizes are (w, h)
-            a = np.asarray(im, dtype=np.uint8)
+        a = np.asarray(load_image(path, mode, image_size), dtype=np.uint8)
         a = a[:, :, None] if a.ndim == 2 else a  # (H, W) -> (H, W, 1)
         if data is None:
             data = np.empty((len(samples),) + a.shape, dtype=np.uint8)  # (N, H, W, C)
@@ -776,12 +827,19 @@ def read_images(samples, image_size=None, mode: str = "RGB") -> np.ndarray:
 
 
 class ImageFolder(_ArrayDataset):
-    """Images in root/<class>/**/<file>, classes sorted by name -> labels 0..K-1, loaded eagerly with Pillow:
-    images (N, C, H, W) float32 in [0, 1] (C = 3 for mode 'RGB', 1 for 'L'), labels (N,) int64.
+    """Images in root/<class>/**/<file>, classes sorted by name -> labels 0..K-1 (torchvision's ImageFolder).
 
-    root may also be a .tar.gz/.zip archive of such a folder (unpacked once into the cache folder). image_size
-    (int or (h, w)) resizes every image; without it all images must share one size. max_per_class keeps the first
-    files of each class (sorted by name).
+    Two ways to read them:
+    - toynn's (no transform, no loader): every image is decoded now with Pillow into one array, images
+      (N, C, H, W) uint8 (C = 3 for mode 'RGB', 1 for 'L'), given as float32 in [0, 1] (see _ArrayDataset);
+      all must share one size unless image_size (int or (h, w)) resizes them;
+    - torchvision's (transform= or loader= given, or lazy=True): each image is decoded when it is asked for, the
+      PIL image (RGB by default: loader(path), or toynn's safe reader) handed to transform, as torchvision does;
+      images of any size then work, and DataLoader(num_workers=) decodes in parallel.
+
+    root may also be a .tar.gz/.zip archive of such a folder (unpacked once into the cache folder). A file is an
+    image when its suffix is one of extensions (IMG_EXTENSIONS), or when is_valid_file(path) says so; empty class
+    folders are refused unless allow_empty. max_per_class keeps the first files of each class (sorted by name).
     """
 
     def __init__(
@@ -789,12 +847,19 @@ class ImageFolder(_ArrayDataset):
         root,
         transform=None,
         target_transform=None,
+        loader=None,
+        is_valid_file=None,
+        allow_empty: bool = False,
+        *,
         image_size=None,
         max_per_class: int | None = None,
         mode: str = "RGB",
-        extensions: Sequence[str] = IMG_EXTENSIONS,
+        extensions: Sequence[str] | None = None,
+        lazy: bool | None = None,
     ):
         self.root = Path(root)
+        if extensions is not None and is_valid_file is not None:
+            raise ValueError("ImageFolder: both extensions and is_valid_file were given; pass only one of them")
         folder = _unwrap(extracted(self.root)) if is_archive(self.root) else self.root
         if not folder.is_dir():
             raise DatasetNotFoundError(f"ImageFolder: {self.root} is not a folder (nor a .tar.gz/.zip archive)")
@@ -803,10 +868,30 @@ class ImageFolder(_ArrayDataset):
             raise DatasetNotFoundError(f"ImageFolder: no class folders in {self.root}; expected root/<class>/<image>")
         if max_per_class is not None and max_per_class <= 0:
             raise ValueError(f"ImageFolder: max_per_class should be positive, got {max_per_class}")
-        samples = image_files(folder, classes, extensions, max_per_class)
+        exts = IMG_EXTENSIONS if extensions is None else extensions
+        samples = image_files(folder, classes, exts, max_per_class, is_valid_file, allow_empty)
         self.samples = self.imgs = samples
-        images = read_images(samples, image_size, mode)
+        self.loader, self.mode, self.image_size = loader, mode, image_size
+        self.lazy = (transform is not None or loader is not None) if lazy is None else bool(lazy)
+        images = None if self.lazy else read_images(samples, image_size, mode)
         self._set(images, samples_labels(samples), classes, transform, target_transform)
+
+    def _per_sample(self) -> bool:
+        return self.lazy or super()._per_sample()
+
+    def _image(self, index):
+        """Image index as a PIL image: decoded now (lazy) or from the array."""
+        if not self.lazy:
+            return super()._image(index)
+        path = self.samples[index][0]
+        return self.loader(path) if self.loader is not None else load_image(path, self.mode, self.image_size)
+
+    def _tensor_image(self, index) -> Tensor:
+        if not self.lazy:
+            return super()._tensor_image(index)
+        a = np.asarray(self._image(index))
+        a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)  # (H, W) -> (1, H, W); (H, W, C) -> (C, H, W)
+        return Tensor(_to_float(np.ascontiguousarray(a)))
 
 
 def _hw(size) -> tuple[int, int]:
@@ -830,6 +915,7 @@ __all__ = [
     "extract_archive",
     "find_split",
     "load_digits",
+    "load_image",
     "read_cifar_batch",
     "read_idx",
 ]

@@ -1,9 +1,23 @@
 """Optimizers and learning-rate schedulers, in torch.optim's names and numerics."""
 
 from . import lr_scheduler
-from .adam import Adam, AdamW
+from .adagrad import Adadelta, Adagrad, Rprop
+from .adam import Adam, Adamax, AdamW, NAdam, RAdam
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "lr_scheduler"]
+__all__ = [
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "Adamax",
+    "AdamW",
+    "NAdam",
+    "Optimizer",
+    "RAdam",
+    "RMSprop",
+    "Rprop",
+    "SGD",
+    "lr_scheduler",
+]
