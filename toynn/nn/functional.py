@@ -505,15 +505,16 @@ class Softplus(Function):
     def forward(self, x, *, beta, threshold):
         xp = array_module(x)
         bx = x * beta
-        self.bx, self.linear = bx, (bx > threshold if threshold is not None else None)
+        self.x, self.beta, self.linear = x, beta, (bx > threshold if threshold is not None else None)
         y = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / beta  # log1p(exp(bx)), stable at any bx
         return y if self.linear is None else xp.where(self.linear, x, y)
 
-    def _slope(self):  # sigmoid(beta x), 1 on the linear part
-        xp = array_module(self.bx)
-        e = xp.exp(-xp.abs(self.bx))
-        s = xp.where(self.bx >= 0, 1 / (1 + e), e / (1 + e))
-        return s if self.linear is None else xp.where(self.linear, 1, s).astype(s.dtype)
+    def _slope(self):  # sigmoid(beta x), 1 on the linear part; from x, so that a recording backward sees x
+        xp = array_module(self.x)
+        bx = self.x * self.beta
+        e = xp.exp(-xp.abs(bx))
+        s = xp.where(bx >= 0, 1 / (1 + e), e / (1 + e))
+        return s if self.linear is None else xp.where(self.linear, 1, s)
 
     def backward(self, g):
         return g * self._slope()
