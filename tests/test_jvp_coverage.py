@@ -254,7 +254,36 @@ CONV_CASES = [
     conv("interpolate/area", lambda x: tc.interpolate(x, size=(3, 2), mode="area"), [(1, 2, 5, 5)]),
 ]
 
+
+def _recorded_grad(loss, *xs):
+    """The gradient of loss(*xs), recorded (create_graph=True), flattened into one tensor: a function whose forward
+    runs the Functions that only backward rules call (ConvWeight, ScatterAdd, _Transpose)."""
+    with toynn.enable_grad():
+        for x in xs:
+            x.requires_grad_(True)
+        gs = toynn.autograd.grad(loss(*xs), list(xs), create_graph=True)
+    return toynn.cat([g.reshape(-1) for g in gs])
+
+
+# gradients as functions: forward mode through a recorded backward (forward-over-reverse)
+DOUBLE_CASES = [
+    Case(
+        "double/conv2d",
+        lambda m, x, w: _recorded_grad(lambda a, b: (tc.conv2d(a, b) ** 2).sum(), x, w),
+        [(2, 2, 5, 5), (3, 2, 3, 3)],
+    ),
+    Case("double/getitem", lambda m, x: _recorded_grad(lambda a: (a[toynn.tensor(IDX3)] ** 3).sum(), x), [(4, 3)]),
+    Case(
+        "double/max_pool2d",
+        lambda m, x: _recorded_grad(lambda a: (F.max_pool2d(a, 2) ** 2).sum(), x),
+        [(1, 2, 4, 4)],
+        distinct,
+    ),
+]
+IDX3 = np.array([0, 2, 2, 3])
+
 ALL = [Case(f"core/{c.name}", c.fn, c.shapes, c.make, grad=c.grad) for c in CASES] + NN_CASES + CONV_CASES
+ALL += DOUBLE_CASES
 
 
 def _call(case, tensors):
