@@ -9,6 +9,7 @@ import numpy as np
 
 from ... import autograd
 from ...autodiff import hessian
+from ...backend import to_device
 from ...nn import functional as F
 from ...tensor import Tensor
 from .common import Column, Log, Result, load_data, pyplot, quick_subset, report_dir, save_figure, seeded, settings
@@ -42,7 +43,8 @@ def newton(f, x0: np.ndarray, steps: int) -> list[float]:
         y = f(p)
         values.append(float(y.item()))
         (g,) = autograd.grad(y, p)
-        x = x - np.linalg.solve(hessian(f, Tensor(x)).array, g.array)
+        h = hessian(f, Tensor(x)).array
+        x = x - np.linalg.solve(to_device(h, "cpu"), to_device(g.array, "cpu"))
     return values
 
 
@@ -53,15 +55,16 @@ def gradient_descent(f, x0: np.ndarray, steps: int, lr: float) -> list[float]:
         y = f(p)
         values.append(float(y.item()))
         (g,) = autograd.grad(y, p)
-        x = x - lr * g.array
+        x = x - lr * to_device(g.array, "cpu")
     return values
 
 
 def hvp_params(loss_fn, params: list[Tensor], vs: list[np.ndarray]) -> list[np.ndarray]:
-    """H v for the loss over all parameters at once: grad with create_graph, then the gradient of <grad, v>."""
+    """H v for the loss over all parameters at once: grad with create_graph, then the gradient of <grad, v>.
+    vs and the result are NumPy arrays; the parameters may live on a GPU."""
     grads = autograd.grad(loss_fn(), params, create_graph=True)
-    inner = sum((g * v).sum() for g, v in zip(grads, vs))
-    return [h.array for h in autograd.grad(inner, params)]
+    inner = sum((g * Tensor._wrap(to_device(v, p.device))).sum() for g, v, p in zip(grads, vs, params))
+    return [to_device(h.array, "cpu") for h in autograd.grad(inner, params)]
 
 
 def top_eigenvalues(loss_fn, params: list[Tensor], k: int, iters: int, seed: int = 0) -> list[float]:
