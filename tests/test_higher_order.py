@@ -241,3 +241,24 @@ def test_power_iteration_on_hvp_finds_the_hessians_top_eigenvalues(rng):
 
     found = top_eigenvalues(loss_params, params, k=2, iters=300)
     np.testing.assert_allclose(found, exact, rtol=1e-3)
+
+
+def test_retain_grad_keeps_a_non_leafs_gradient(torch):
+    def run(m):
+        x = m.tensor([1.0, -2.0, 0.5], requires_grad=True)
+        h = x * x
+        h.retain_grad()
+        assert h.retains_grad
+        (h.exp() * 3).sum().backward()
+        return h.grad.numpy(), x.grad.numpy()
+
+    for a, b in zip(run(toynn), run(torch)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_the_gradient_of_a_0d_leaf_is_a_0d_array():
+    a = toynn.tensor(2.0, requires_grad=True)
+    (a * 3).backward()
+    assert not isinstance(a.grad.array, np.generic) and a.grad.shape == ()
+    a.grad.zero_()  # a NumPy scalar here would raise
+    assert a.grad.item() == 0.0

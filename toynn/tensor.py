@@ -190,7 +190,7 @@ class _Freed(Function):
 class Tensor:
     """An n-dimensional array (NumPy or CuPy) that records the ops applied to it for backward."""
 
-    __slots__ = ("array", "grad", "_requires_grad", "tangent", "_ctx", "_version", "__weakref__")
+    __slots__ = ("array", "grad", "_requires_grad", "tangent", "_ctx", "_version", "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -210,6 +210,7 @@ class Tensor:
         self._ctx = None
         self._version = 0
         self._requires_grad = False
+        self._retains_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -218,6 +219,7 @@ class Tensor:
         """Fast constructor for arrays produced by ops (no conversion, no checks)."""
         t = cls.__new__(cls)
         t.array, t.grad, t.tangent, t._ctx, t._version, t._requires_grad = data, None, None, None, 0, False
+        t._retains_grad = False
         return t
 
     # -- attributes ---------------------------------------------------------------------------
@@ -406,7 +408,14 @@ class Tensor:
         backward(self, gradient if gradient is not None else grad, retain_graph, create_graph=create_graph)
 
     def retain_grad(self) -> None:
-        raise NotImplementedError("retain_grad(): only leaves keep .grad in toynn")
+        """Keep this non-leaf's gradient in .grad at the next backward (leaves keep theirs anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a Tensor that has requires_grad=False")
+        self._retains_grad = self._ctx is not None
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
 
     # -- in-place ops -----------------------------------------------------------------------------
     def _inplace(self, make: Callable[[Tensor], Tensor], write: Callable[[], None], other=None) -> Tensor:
@@ -806,10 +815,11 @@ def walk(roots, seeds, retain_graph: bool, create_graph: bool, capture=None, on_
             if wanted is not None and id(t) in wanted:
                 captured[id(t)] = g
             fn = t._ctx
-            if fn is None:  # a leaf: accumulate into .grad
-                if wanted is None:
-                    _accumulate(t, g, owned)
-                continue
+            if fn is None or t._retains_grad:  # a leaf, or a tensor that asked to keep its .grad
+                if wanted is None:  # NOTE: a non-leaf's g goes on to its node's backward: .grad gets a copy
+                    _accumulate(t, g if fn is None or isinstance(g, Tensor) else g.copy(), owned)
+                if fn is None:
+                    continue
             _check_versions(fn, t)
             if create_graph and fn.piecewise_linear:
                 gs = _Transpose.apply(g, node=fn)
@@ -824,6 +834,8 @@ def walk(roots, seeds, retain_graph: bool, create_graph: bool, capture=None, on_
                     continue
                 if gp.shape != parent.array.shape:
                     gp = sum_to(gp, parent.array.shape)  # undo broadcasting, once, for every op
+                if isinstance(gp, np.generic):  # NumPy's 0-d arithmetic gives scalars; a gradient is an array
+                    gp = np.asarray(gp)
                 assert tuple(gp.shape) == parent.array.shape, (
                     f"{type(fn).__name__}.backward gave grad {tuple(gp.shape)} for input {parent.shape}"
                 )
