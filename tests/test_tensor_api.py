@@ -595,3 +595,69 @@ def test_bernoulli_normal_poisson():
     np.testing.assert_allclose(host(mean.grad), np.ones(3))
     lam = toynn.full((20000,), 4.0)
     assert abs(host(toynn.poisson(lam, generator=g)).mean() - 4.0) < 0.1
+
+
+# ---------------------------------------------------------------------------------------------
+# toynn.linalg and set_printoptions
+
+
+@pytest.mark.parametrize("ord", ["fro", 1, -1, float("inf"), -float("inf")])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_linalg_matrix_norm_matches_torch(ord, keepdim, rng, torch):
+    a = rng.standard_normal((2, 3, 4))
+    assert_matches_torch(
+        toynn.linalg.matrix_norm(t(a), ord, keepdim=keepdim),
+        torch.linalg.matrix_norm(torch.tensor(a), ord, keepdim=keepdim),
+    )
+    x, ref = t(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    toynn.linalg.matrix_norm(x, ord).sum().backward()
+    torch.linalg.matrix_norm(ref, ord).sum().backward()
+    assert_matches_torch(x.grad, ref.grad)
+
+
+@pytest.mark.parametrize("ord", [2, 1, 3, 0.5, float("inf"), 0])
+def test_linalg_vector_norm_and_norm_match_torch(ord, rng, torch):
+    a = rng.standard_normal((2, 3, 4))
+    assert_matches_torch(
+        toynn.linalg.vector_norm(t(a), ord, dim=(0, 2)), torch.linalg.vector_norm(torch.tensor(a), ord, dim=(0, 2))
+    )
+    assert_matches_torch(toynn.linalg.norm(t(a), ord, dim=1), torch.linalg.norm(torch.tensor(a), ord, dim=1))
+    assert_matches_torch(toynn.linalg.norm(t(a[0])), torch.linalg.norm(torch.tensor(a[0])))
+
+
+def test_linalg_cross_vecdot_and_the_missing_norms(rng, torch):
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    assert_matches_torch(toynn.linalg.cross(t(a), t(b)), torch.linalg.cross(torch.tensor(a), torch.tensor(b)))
+    assert_matches_torch(toynn.linalg.vecdot(t(a), t(b)), torch.linalg.vecdot(torch.tensor(a), torch.tensor(b)))
+    with pytest.raises(NotImplementedError, match="matrix_norm: ord=2 needs singular values"):
+        toynn.linalg.matrix_norm(t(a), 2)
+
+
+def test_norm_gradient_at_zero_is_zero_as_torch(torch):
+    x, ref = t(np.zeros(3), requires_grad=True), torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    toynn.norm(x).backward()
+    torch.norm(ref).backward()
+    assert_matches_torch(x.grad, ref.grad)
+
+
+@pytest.mark.explicit_device  # compares the repr of CPU tensors
+def test_set_printoptions_as_torch(torch):
+    v = [1.123456, 2.5, 3.25]
+    try:
+        for kw in [
+            {"precision": 2},
+            {"sci_mode": True},
+            {"profile": "default"},
+            {"precision": 6},
+            {"profile": "short"},
+        ]:
+            toynn.set_printoptions(**kw)
+            torch.set_printoptions(**kw)
+            assert repr(toynn.tensor(v)) == repr(torch.tensor(v))
+        toynn.set_printoptions(threshold=5, edgeitems=1)
+        assert "..." in repr(toynn.arange(10.0))
+        with pytest.raises(ValueError, match="set_printoptions: profile must be 'default', 'short' or 'full'"):
+            toynn.set_printoptions(profile="long")
+    finally:
+        toynn.set_printoptions(profile="default")
+        torch.set_printoptions(profile="default")

@@ -6,7 +6,7 @@ folder owns: docs/architecture.md.
 
 import numpy as _np
 
-from . import _lazy, autodiff, data, nn, optim
+from . import _lazy, autodiff, data, linalg, nn, optim
 from .backend import get_default_dtype, set_default_dtype
 from .creation import (
     Generator,
@@ -324,7 +324,7 @@ from .ops import (
     where,
     xlogy,
 )
-from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, set_printoptions
 
 clip = clamp
 concat = concatenate = cat

@@ -174,6 +174,43 @@ class _Freed(Function):
 # Tensor
 
 
+_PRINT = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None}
+_PROFILES = {
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
+    "full": {"precision": 4, "threshold": float("inf"), "edgeitems": 3, "linewidth": 80},
+}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    """How tensors print, as torch.set_printoptions: digits, the size above which they are summarised, the
+    items kept at each end then, the line width; profile 'default', 'short' or 'full'; sci_mode forces or
+    forbids scientific notation (None: NumPy decides)."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be 'default', 'short' or 'full', got {profile!r}")
+        _PRINT.update(_PROFILES[profile])
+    given = {"precision": precision, "threshold": threshold, "edgeitems": edgeitems, "linewidth": linewidth}
+    _PRINT.update({k: v for k, v in given.items() if v is not None})
+    _PRINT["sci_mode"] = sci_mode
+
+
+def _print_options() -> dict:
+    """np.array2string's arguments for the options set_printoptions set."""
+    threshold = _PRINT["threshold"]
+    out = {
+        "precision": _PRINT["precision"],
+        "threshold": np.iinfo(np.int64).max if threshold == float("inf") else int(threshold),
+        "edgeitems": _PRINT["edgeitems"],
+        "max_line_width": _PRINT["linewidth"],
+    }
+    if _PRINT["sci_mode"] is not None:
+        out["suppress_small"] = not _PRINT["sci_mode"]
+        if _PRINT["sci_mode"]:
+            out["formatter"] = {"float_kind": lambda v: f"{v:.{_PRINT['precision']}e}"}
+    return out
+
+
 class Tensor:
     """An n-dimensional array (NumPy or CuPy) that records the ops applied to it for backward."""
 
@@ -274,7 +311,7 @@ class Tensor:
         arr = to_device(self.array, "cpu")
         whole = arr.dtype.kind != "f" or not np.isfinite(arr).all() or bool((arr == np.round(arr)).all())
         body = np.array2string(
-            arr, precision=4, floatmode="maxprec" if whole else "fixed", separator=", ", prefix="tensor("
+            arr, floatmode="maxprec" if whole else "fixed", separator=", ", prefix="tensor(", **_print_options()
         )
         extra = "" if self.device == "cpu" else f", device='{self.device}:0'"  # PyTorch's order and device index
         if self.dtype not in (get_default_dtype(), np.int64, np.bool_):
