@@ -36,7 +36,7 @@ from ..conv import pad_nd as pad  # F.pad takes PyTorch's modes: constant, refle
 from ..conv.arithmetic import tensors
 from ..creation import default_generator
 from ..errors import ShapeError
-from ..ops import flatten, sigmoid, tanh
+from ..ops import sigmoid, tanh
 from ..runtime import gemm
 from ..tensor import Function, Tensor, no_grad
 
@@ -220,6 +220,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     _check_float("linear", "bias", bias, weight, "weight")
     return Affine.apply(input, weight, bias)
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims start_dim..end_dim into one (torch.flatten)."""
+    (input,) = tensors(input)
+    return ops.flatten(input, start_dim, end_dim)
 
 
 # ---------------------------------------------------------------------------------------------
