@@ -548,3 +548,324 @@ CASES += [
         ref=lambda x, t, v: (0.5 * (np.log(v[:, None]) + (x - t) ** 2 / v[:, None])).sum(),
     ),
 ]
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch's tensor API (issue 15, item 3): pointwise, reductions, sorting, indexing, joining, products
+
+
+def inside_unit(rng, shape):
+    """Values in (-0.9, 0.9): asin, acos, atanh and erfinv stay away from their poles at +-1."""
+    return rng.uniform(-0.9, 0.9, shape)
+
+
+def above_one(rng, shape):
+    return rng.uniform(1.2, 3.0, shape)
+
+
+def off_integers(rng, shape):
+    """Values at least 0.1 from any integer (and from the half-integers round() breaks ties at)."""
+    x = rng.uniform(-3, 3, shape)
+    return np.floor(x) + np.where(np.abs(x % 1 - 0.5) < 0.1, 0.3, 0.1 + 0.3 * (x % 1))
+
+
+def with_a_zero(rng, shape):
+    """randn with one exact zero: prod and cumprod must not divide by it."""
+    x = rng.standard_normal(shape)
+    x.flat[1] = 0.0
+    return x
+
+
+def probabilities(rng, shape):
+    return rng.uniform(0.1, 0.9, shape)
+
+
+_erf_ref = np.vectorize(math.erf)
+GATHER_IDX = np.array([[0, 2, 1, 0], [2, 2, 0, 1]])  # along dim 0 of a (3, 4) input; repeats add up
+SCATTER_IDX = np.array([[0, 3], [1, 2], [2, 0]])  # along dim 1 of a (3, 4) input; no repeats within a row
+SELECT_IDX = np.array([3, 0, 0, 2])
+
+
+def _stack_rows(*rows):
+    return np.stack(rows)
+
+
+def _np_scatter(a, index, src, add=False):
+    out = a.copy()
+    for i in range(index.shape[0]):
+        for j in range(index.shape[1]):
+            if add:
+                out[index[i, j], j] += src[i, j]
+            else:
+                out[i, index[i, j]] = src[i, j]
+    return out
+
+
+def _product(tensors):
+    return tensors[0] * tensors[1]
+
+
+def _np_cummax(a, axis):
+    return np.maximum.accumulate(a, axis=axis)
+
+
+def _np_median(a, axis):
+    return np.sort(a, axis=axis).take((a.shape[axis] - 1) // 2, axis=axis)
+
+
+CASES += [
+    # pointwise, one argument
+    Case("tan", lambda m, a: m.tan(a), [(3, 4)], inside_unit, ref=np.tan),
+    Case("asin", lambda m, a: m.asin(a), [(3, 4)], inside_unit, ref=np.arcsin),
+    Case("acos", lambda m, a: a.acos(), [(3, 4)], inside_unit, ref=np.arccos),
+    Case("atan", lambda m, a: m.atan(a), [(3, 4)], ref=np.arctan),
+    Case("sinh", lambda m, a: a.sinh(), [(3, 4)], ref=np.sinh),
+    Case("cosh", lambda m, a: m.cosh(a), [(3, 4)], ref=np.cosh),
+    Case("asinh", lambda m, a: m.asinh(a), [(3, 4)], ref=np.arcsinh),
+    Case("acosh", lambda m, a: a.acosh(), [(3, 4)], above_one, ref=np.arccosh),
+    Case("atanh", lambda m, a: m.atanh(a), [(3, 4)], inside_unit, ref=np.arctanh),
+    Case("log2", lambda m, a: m.log2(a), [(3, 4)], positive, ref=np.log2),
+    Case("log10", lambda m, a: a.log10(), [(3, 4)], positive, ref=np.log10),
+    Case("log1p", lambda m, a: m.log1p(a), [(3, 4)], inside_unit, ref=np.log1p),
+    Case("expm1", lambda m, a: a.expm1(), [(3, 4)], ref=np.expm1),
+    Case("exp2", lambda m, a: m.exp2(a), [(3, 4)], ref=np.exp2),
+    Case("erf", lambda m, a: m.erf(a * 2), [(3, 4)], ref=lambda a: _erf_ref(a * 2)),
+    Case("erfc", lambda m, a: a.erfc(), [(3, 4)], ref=lambda a: 1 - _erf_ref(a)),
+    Case("erfinv", lambda m, a: m.erfinv(a), [(3, 4)], inside_unit),
+    Case("erfinv/roundtrip", lambda m, a: m.erf(m.erfinv(a)), [(3, 4)], inside_unit, ref=lambda a: a),
+    Case("square", lambda m, a: m.square(a), [(3, 4)], ref=np.square),
+    Case("rsqrt", lambda m, a: a.rsqrt(), [(3, 4)], positive, ref=lambda a: 1 / np.sqrt(a)),
+    Case("reciprocal", lambda m, a: m.reciprocal(a), [(3, 4)], positive, ref=np.reciprocal),
+    Case("floor", lambda m, a: m.floor(a) * a, [(3, 4)], off_integers, ref=lambda a: np.floor(a) * a),
+    Case("ceil", lambda m, a: a.ceil() + a, [(3, 4)], off_integers, ref=lambda a: np.ceil(a) + a),
+    Case("round", lambda m, a: m.round(a) * a, [(3, 4)], off_integers, ref=lambda a: np.round(a) * a),
+    Case("round/decimals", lambda m, a: m.round(a, decimals=1), [(3, 4)], off_integers, ref=lambda a: np.round(a, 1)),
+    Case("trunc", lambda m, a: a.trunc() * a, [(3, 4)], off_integers, ref=lambda a: np.trunc(a) * a),
+    Case("frac", lambda m, a: m.frac(a), [(3, 4)], off_integers, ref=lambda a: a - np.trunc(a)),
+    Case("sign", lambda m, a: m.sign(a) * a, [(3, 4)], away_from_zero, ref=lambda a: np.sign(a) * a),
+    Case("deg2rad", lambda m, a: m.deg2rad(a), [(3, 4)], ref=np.deg2rad),
+    Case("rad2deg", lambda m, a: a.rad2deg(), [(3, 4)], ref=np.rad2deg),
+    Case("logit", lambda m, a: m.logit(a), [(3, 4)], probabilities, ref=lambda a: np.log(a / (1 - a))),
+    Case("logit/eps", lambda m, a: a.logit(0.2), [(3, 4)], probabilities),
+    Case("sinc", lambda m, a: m.sinc(a), [(3, 4)], away_from_zero, ref=np.sinc),
+    Case("nan_to_num", lambda m, a: m.nan_to_num(a), [(3, 4)], ref=np.nan_to_num),
+    # pointwise, two or three arguments
+    Case("atan2", lambda m, a, b: m.atan2(a, b), [(3, 4), (4,)], ref=np.arctan2),
+    Case("fmod", lambda m, a, b: m.fmod(a, b), [(3, 4), (3, 4)], [randn, positive], ref=np.fmod),
+    Case("remainder", lambda m, a, b: m.remainder(a, b), [(3, 4), (4,)], [randn, positive], ref=np.remainder),
+    Case("remainder/op", lambda m, a: a % 0.7, [(3, 4)], ref=lambda a: np.remainder(a, 0.7)),
+    Case("hypot", lambda m, a, b: m.hypot(a, b), [(3, 4), (3, 4)], ref=np.hypot),
+    Case("logaddexp", lambda m, a, b: m.logaddexp(a, b), [(3, 4), (4,)], ref=np.logaddexp),
+    Case("logaddexp2", lambda m, a, b: a.logaddexp2(b), [(3, 4), (3, 4)], ref=np.logaddexp2),
+    Case("xlogy", lambda m, a, b: m.xlogy(a, b), [(3, 4), (3, 4)], [randn, positive], ref=lambda a, b: a * np.log(b)),
+    Case(
+        "copysign",
+        lambda m, a, b: m.copysign(a, b),
+        [(3, 4), (3, 4)],
+        away_from_zero,
+        ref=np.copysign,
+        grad=[True, False],
+    ),
+    Case("ldexp", lambda m, a, b: m.ldexp(a, b), [(3, 4), (3, 4)], ref=lambda a, b: a * 2**b),
+    Case("lerp", lambda m, a, b, w: m.lerp(a, b, w), [(3, 4), (3, 4), (4,)], ref=lambda a, b, w: a + w * (b - a)),
+    Case("addcmul", lambda m, a, b, c: m.addcmul(a, b, c, value=0.5), [(3, 4), (3, 4), (4,)]),
+    Case("addcdiv", lambda m, a, b, c: a.addcdiv(b, c, value=2), [(3, 4), (3, 4), (3, 4)], [randn, randn, positive]),
+    Case("fmax", lambda m, a, b: m.fmax(a, b), [(3, 4), (3, 4)], distinct, ref=np.fmax),
+    Case("fmin", lambda m, a, b: m.fmin(a, b), [(3, 4), (4,)], distinct, ref=np.fmin),
+    # reductions
+    Case("prod", lambda m, a: m.prod(a), [(3, 4)], ref=np.prod),
+    Case("prod/dim", lambda m, a: a.prod(1, keepdim=True), [(3, 4)], ref=lambda a: a.prod(1, keepdims=True)),
+    Case("prod/with-zero", lambda m, a: m.prod(a, 0), [(3, 4)], with_a_zero, ref=lambda a: a.prod(0)),
+    Case(
+        "sum/axis-keepdims",
+        lambda m, a: m.sum(a, axis=1, keepdims=True),
+        [(3, 4)],
+        ref=lambda a: a.sum(1, keepdims=True),
+    ),
+    Case("mean/axis", lambda m, a: a.mean(axis=(0, 2)), [(2, 3, 4)], ref=lambda a: a.mean((0, 2))),
+    Case(
+        "std/axis",
+        lambda m, a: m.std(a, axis=0, keepdims=True),
+        [(3, 4)],
+        ref=lambda a: a.std(0, ddof=1, keepdims=True),
+    ),
+    Case("amax/axis", lambda m, a: m.amax(a, axis=-1), [(3, 4)], distinct, ref=lambda a: a.max(-1)),
+    Case("nansum", lambda m, a: m.nansum(a, 1), [(3, 4)], ref=lambda a: np.nansum(a, 1)),
+    Case("cumsum", lambda m, a: m.cumsum(a, 1), [(3, 4)], ref=lambda a: np.cumsum(a, 1)),
+    Case("cumsum/axis", lambda m, a: a.cumsum(axis=0), [(3, 4)], ref=lambda a: np.cumsum(a, 0)),
+    Case("cumprod", lambda m, a: m.cumprod(a, 1), [(3, 4)], ref=lambda a: np.cumprod(a, 1)),
+    Case("cumprod/with-zero", lambda m, a: a.cumprod(0), [(3, 4)], with_a_zero, ref=lambda a: np.cumprod(a, 0)),
+    Case("logcumsumexp", lambda m, a: m.logcumsumexp(a, 1), [(3, 4)], ref=lambda a: np.logaddexp.accumulate(a, 1)),
+    Case("cummax", lambda m, a: m.cummax(a, 1).values, [(3, 4)], distinct, ref=lambda a: _np_cummax(a, 1)),
+    Case("cummin", lambda m, a: a.cummin(0)[0], [(3, 4)], distinct, ref=lambda a: np.minimum.accumulate(a, 0)),
+    Case("norm", lambda m, a: m.norm(a), [(3, 4)], ref=np.linalg.norm),
+    Case("norm/p1-dim", lambda m, a: m.norm(a, 1, 1), [(3, 4)], away_from_zero, ref=lambda a: np.abs(a).sum(1)),
+    Case("norm/p3-keepdim", lambda m, a: a.norm(3, 0, True), [(3, 4)], away_from_zero),
+    Case("norm/inf", lambda m, a: m.norm(a, float("inf"), 1), [(3, 4)], distinct, ref=lambda a: np.abs(a).max(1)),
+    Case("dist", lambda m, a, b: m.dist(a, b), [(3, 4), (4,)], ref=lambda a, b: np.linalg.norm(a - b)),
+    Case("renorm", lambda m, a: m.renorm(a, 2, 0, 1.5), [(3, 4)]),
+    Case("var_mean", lambda m, a: m.var_mean(a, 1)[0] + m.var_mean(a, 1)[1], [(3, 4)]),
+    # sorting and selecting: the values carry the gradient back through the indices
+    Case("sort", lambda m, a: m.sort(a, 1).values, [(3, 4)], distinct, ref=lambda a: np.sort(a, 1)),
+    Case(
+        "sort/descending", lambda m, a: a.sort(0, descending=True)[0], [(3, 4)], distinct, ref=lambda a: -np.sort(-a, 0)
+    ),
+    Case("msort", lambda m, a: m.msort(a), [(3, 4)], distinct, ref=lambda a: np.sort(a, 0)),
+    Case("topk", lambda m, a: m.topk(a, 2).values, [(3, 4)], distinct, ref=lambda a: -np.sort(-a, 1)[:, :2]),
+    Case("topk/smallest-dim0", lambda m, a: a.topk(2, 0, largest=False)[0], [(3, 4)], distinct),
+    Case("kthvalue", lambda m, a: m.kthvalue(a, 2, 1).values, [(3, 4)], distinct, ref=lambda a: np.sort(a, 1)[:, 1]),
+    Case("median", lambda m, a: m.median(a), [(3, 4)], distinct, ref=lambda a: np.sort(a.ravel())[5]),
+    Case("median/dim", lambda m, a: a.median(1).values, [(3, 4)], distinct, ref=lambda a: _np_median(a, 1)),
+    Case("nanmedian/dim", lambda m, a: m.nanmedian(a, 0, keepdim=True).values, [(3, 4)], distinct),
+    Case("quantile", lambda m, a: m.quantile(a, 0.3, dim=1), [(3, 4)], distinct, ref=lambda a: np.quantile(a, 0.3, 1)),
+    Case("quantile/all", lambda m, a: m.quantile(a, 0.75), [(3, 4)], distinct, ref=lambda a: np.quantile(a, 0.75)),
+    Case("nanquantile", lambda m, a: m.nanquantile(a, 0.5, dim=0, keepdim=True), [(3, 4)], distinct),
+    # indexing along a dim
+    Case(
+        "gather",
+        lambda m, a: m.gather(a, 0, m.tensor(GATHER_IDX)),
+        [(3, 4)],
+        ref=lambda a: np.take_along_axis(a, GATHER_IDX, 0),
+    ),
+    Case(
+        "gather/method",
+        lambda m, a: a.gather(1, m.tensor(SCATTER_IDX)),
+        [(3, 4)],
+        ref=lambda a: np.take_along_axis(a, SCATTER_IDX, 1),
+    ),
+    Case(
+        "scatter",
+        lambda m, a, s: m.scatter(a, 1, m.tensor(SCATTER_IDX), s),
+        [(3, 4), (3, 2)],
+        ref=lambda a, s: _np_scatter(a, SCATTER_IDX, s),
+    ),
+    Case("scatter/value", lambda m, a: a.scatter(1, m.tensor(SCATTER_IDX), 0.5), [(3, 4)]),
+    Case(
+        "scatter_add",
+        lambda m, a, s: m.scatter_add(a, 0, m.tensor(GATHER_IDX), s),
+        [(3, 4), (2, 4)],
+        ref=lambda a, s: _np_scatter(a, GATHER_IDX, s, add=True),
+    ),
+    Case(
+        "index_select",
+        lambda m, a: m.index_select(a, 1, m.tensor(SELECT_IDX)),
+        [(3, 4)],
+        ref=lambda a: a[:, SELECT_IDX],
+    ),
+    Case("index_add", lambda m, a, s: a.index_add(0, m.tensor([2, 0, 2]), s, alpha=2), [(3, 4), (3, 4)]),
+    Case("index_copy", lambda m, a, s: m.index_copy(a, 1, m.tensor([3, 1]), s), [(3, 4), (3, 2)]),
+    Case("index_fill", lambda m, a: a.index_fill(1, m.tensor([0, 2]), -1.0), [(3, 4)]),
+    Case(
+        "masked_fill",
+        lambda m, a: m.masked_fill(a, m.tensor(MASK), 0.5),
+        [(2, 3)],
+        ref=lambda a: np.where(MASK, 0.5, a),
+    ),
+    Case(
+        "masked_select",
+        lambda m, a: m.masked_select(a, m.tensor(MASK[0])),
+        [(2, 3)],
+        ref=lambda a: a[:, MASK[0]].ravel(),
+    ),
+    Case("masked_scatter", lambda m, a, s: a.masked_scatter(m.tensor(MASK), s), [(2, 3), (5,)]),
+    Case(
+        "take",
+        lambda m, a: m.take(a, m.tensor(np.array([[0, 11], [5, 5]]))),
+        [(3, 4)],
+        ref=lambda a: a.ravel()[[[0, 11], [5, 5]]],
+    ),
+    Case("take_along_dim", lambda m, a: m.take_along_dim(a, m.tensor(SCATTER_IDX), 1), [(3, 4)]),
+    Case(
+        "index_put/accumulate", lambda m, a, v: m.index_put(a, (m.tensor(IDX),), v, accumulate=True), [(3, 4), (4, 4)]
+    ),
+    Case("narrow", lambda m, a: m.narrow(a, 1, 1, 2), [(3, 4)], ref=lambda a: a[:, 1:3]),
+    Case("select", lambda m, a: a.select(1, -1), [(3, 4)], ref=lambda a: a[:, -1]),
+    Case("unbind", lambda m, a: m.unbind(a, 1)[2], [(3, 4)], ref=lambda a: a[:, 2]),
+    Case(
+        "movedim", lambda m, a: m.movedim(a, (0, 1), (2, 0)), [(2, 3, 4)], ref=lambda a: np.moveaxis(a, (0, 1), (2, 0))
+    ),
+    Case("swapaxes", lambda m, a: m.swapaxes(a, 0, 2), [(2, 3, 4)], ref=lambda a: a.swapaxes(0, 2)),
+    Case("t", lambda m, a: m.t(a), [(3, 4)], ref=lambda a: a.T),
+    # splitting, joining, repeating
+    Case("split", lambda m, a: m.split(a, 3, 1)[1], [(3, 4)], ref=lambda a: a[:, 3:]),
+    Case("split/sizes", lambda m, a: a.split([1, 2], 0)[1], [(3, 4)], ref=lambda a: a[1:]),
+    Case("chunk", lambda m, a: m.chunk(a, 2, 1)[0] * a.chunk(2, 1)[1], [(3, 4)], ref=lambda a: a[:, :2] * a[:, 2:]),
+    Case("tensor_split", lambda m, a: m.tensor_split(a, 3, 1)[0], [(3, 4)], ref=lambda a: a[:, :2]),
+    Case("hstack", lambda m, a, b: m.hstack([a, b]), [(3, 4), (3, 2)], ref=lambda a, b: np.hstack([a, b])),
+    Case("vstack", lambda m, a, b: m.vstack([a, b]), [(4,), (2, 4)], ref=lambda a, b: np.vstack([a, b])),
+    Case("dstack", lambda m, a, b: m.dstack([a, b]), [(3, 4), (3, 4)], ref=lambda a, b: np.dstack([a, b])),
+    Case(
+        "column_stack", lambda m, a, b: m.column_stack([a, b]), [(3,), (3, 2)], ref=lambda a, b: np.column_stack([a, b])
+    ),
+    Case("atleast_3d", lambda m, a: m.atleast_3d(a), [(3, 4)], ref=np.atleast_3d),
+    Case("repeat", lambda m, a: a.repeat(2, 1, 3), [(3, 4)], ref=lambda a: np.tile(a, (2, 1, 3))),
+    Case("tile", lambda m, a: m.tile(a, (2,)), [(3, 4)], ref=lambda a: np.tile(a, 2)),
+    Case(
+        "repeat_interleave", lambda m, a: m.repeat_interleave(a, 2, dim=0), [(3, 4)], ref=lambda a: np.repeat(a, 2, 0)
+    ),
+    Case(
+        "repeat_interleave/counts",
+        lambda m, a: a.repeat_interleave(m.tensor([1, 0, 2, 1]), dim=1),
+        [(3, 4)],
+        ref=lambda a: np.repeat(a, [1, 0, 2, 1], 1),
+    ),
+    Case("flip", lambda m, a: m.flip(a, (0, 2)), [(2, 3, 4)], ref=lambda a: np.flip(a, (0, 2))),
+    Case("fliplr", lambda m, a: a.fliplr(), [(3, 4)], ref=np.fliplr),
+    Case("rot90", lambda m, a: m.rot90(a, 1, (0, 1)), [(3, 4)], ref=np.rot90),
+    Case("rot90/k3", lambda m, a: a.rot90(3, (1, 2)), [(2, 3, 4)], ref=lambda a: np.rot90(a, 3, (1, 2))),
+    Case("roll", lambda m, a: m.roll(a, (1, -1), (0, 1)), [(3, 4)], ref=lambda a: np.roll(a, (1, -1), (0, 1))),
+    Case("roll/flat", lambda m, a: a.roll(5), [(3, 4)], ref=lambda a: np.roll(a, 5)),
+    # diagonals and triangles
+    Case("diag/vector", lambda m, a: m.diag(a, 1), [(3,)], ref=lambda a: np.diag(a, 1)),
+    Case("diag/matrix", lambda m, a: a.diag(-1), [(3, 4)], ref=lambda a: np.diag(a, -1)),
+    Case("diagonal", lambda m, a: m.diagonal(a, 1, 0, 2), [(3, 2, 4)], ref=lambda a: np.diagonal(a, 1, 0, 2)),
+    Case("diag_embed", lambda m, a: m.diag_embed(a), [(2, 3)]),
+    Case("diagflat", lambda m, a: m.diagflat(a, -1), [(2, 2)], ref=lambda a: np.diagflat(a, -1)),
+    Case("tril", lambda m, a: m.tril(a), [(3, 4)], ref=np.tril),
+    Case("triu", lambda m, a: a.triu(1), [(2, 3, 4)], ref=lambda a: np.triu(a, 1)),
+    Case("trace", lambda m, a: m.trace(a), [(3, 4)], ref=np.trace),
+    # products
+    Case("einsum/matmul", lambda m, a, b: m.einsum("ij,jk->ik", a, b), [(3, 4), (4, 2)], ref=lambda a, b: a @ b),
+    Case("einsum/diagonal", lambda m, a: m.einsum("ii->i", a), [(3, 3)], ref=np.diagonal),
+    Case("einsum/trace-implicit", lambda m, a: m.einsum("ii", a), [(3, 3)], ref=np.trace),
+    Case(
+        "einsum/sum-out", lambda m, a, b: m.einsum("ij,jk->i", a, b), [(3, 4), (4, 2)], ref=lambda a, b: (a @ b).sum(1)
+    ),
+    Case(
+        "einsum/ellipsis-broadcast", lambda m, a, b: m.einsum("...ij,...jk", a, b), [(2, 3, 4), (4, 5)], ref=np.matmul
+    ),
+    Case(
+        "einsum/repeated-summed", lambda m, a: m.einsum("iij->j", a), [(3, 3, 2)], ref=lambda a: np.einsum("iij->j", a)
+    ),
+    Case(
+        "einsum/three",
+        lambda m, a, b, c: m.einsum("ij,jk,kl->il", [a, b, c]),
+        [(2, 3), (3, 4), (4, 2)],
+        ref=lambda a, b, c: a @ b @ c,
+    ),
+    Case("tensordot", lambda m, a, b: m.tensordot(a, b, ([0, 2], [1, 0])), [(2, 3, 4), (4, 2, 5)]),
+    Case("outer", lambda m, a, b: m.outer(a, b), [(3,), (4,)], ref=np.outer),
+    Case("dot", lambda m, a, b: m.dot(a, b), [(4,), (4,)], ref=np.dot),
+    Case("inner", lambda m, a, b: m.inner(a, b), [(2, 4), (3, 4)], ref=np.inner),
+    Case("mm", lambda m, a, b: m.mm(a, b), [(3, 4), (4, 2)], ref=np.matmul),
+    Case("bmm", lambda m, a, b: a.bmm(b), [(2, 3, 4), (2, 4, 2)], ref=np.matmul),
+    Case("mv", lambda m, a, b: m.mv(a, b), [(3, 4), (4,)], ref=np.matmul),
+    Case("addmm", lambda m, c, a, b: m.addmm(c, a, b, beta=0.5, alpha=2), [(3, 2), (3, 4), (4, 2)]),
+    Case("baddbmm", lambda m, c, a, b: c.baddbmm(a, b), [(2, 3, 2), (2, 3, 4), (2, 4, 2)]),
+    Case("addr", lambda m, c, a, b: m.addr(c, a, b), [(3, 4), (3,), (4,)]),
+    Case("kron", lambda m, a, b: m.kron(a, b), [(2, 3), (3, 2)], ref=np.kron),
+    Case("cross", lambda m, a, b: m.cross(a, b, dim=1), [(4, 3), (4, 3)], ref=lambda a, b: np.cross(a, b, axis=1)),
+    Case("cdist", lambda m, a, b: m.cdist(a, b), [(3, 4), (2, 4)]),
+    Case("cdist/p1", lambda m, a, b: m.cdist(a, b, p=1), [(2, 3, 4), (2, 2, 4)], distinct),
+    # other operations
+    Case("broadcast_tensors", lambda m, a, b: _product(m.broadcast_tensors(a, b)), [(3, 4), (4,)]),
+    Case("meshgrid", lambda m, a, b: _product(m.meshgrid(a, b, indexing="xy")), [(3,), (4,)]),
+    Case("cartesian_prod", lambda m, a, b: m.cartesian_prod(a, b), [(3,), (2,)]),
+    Case("combinations", lambda m, a: m.combinations(a, 2), [(4,)]),
+    Case("block_diag", lambda m, a, b: m.block_diag(a, b), [(2, 3), (3,)]),
+    Case("diff", lambda m, a: m.diff(a), [(3, 4)], ref=np.diff),
+    Case("diff/n2-prepend", lambda m, a, p: m.diff(a, 2, 0, prepend=p), [(3, 4), (1, 4)]),
+    Case("cov", lambda m, a: m.cov(a), [(3, 5)], ref=np.cov),
+    Case("corrcoef", lambda m, a: m.corrcoef(a), [(3, 5)], ref=np.corrcoef),
+    Case("as_strided", lambda m, a: m.as_strided(a, (2, 2), (1, 2), 1), [(3, 4)]),
+    Case("gradient", lambda m, a: m.gradient(a, dim=1)[0], [(3, 4)], ref=lambda a: np.gradient(a, axis=1)),
+]

@@ -339,6 +339,8 @@ def test_torchvision_pipeline_on_pil_gives_a_normalised_tensor():
     assert -1 <= host(out).min() and host(out).max() <= 1
     flat = transforms.Compose([transforms.ToTensor(), transforms.Lambda(lambda t: t.reshape(-1))])
     assert flat(_u8((28, 28))).shape == (784,)
+    im = Image.fromarray(_u8((4, 4, 3)))
+    assert T.RandomApply([T.Grayscale()], p=1.0)(im).mode == "L" and T.RandomApply([T.Grayscale()], p=0.0)(im) is im
 
 
 # ---------------------------------------------------------------------------------------------

@@ -187,6 +187,43 @@ class _Freed(Function):
 # Tensor
 
 
+_PRINT = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None}
+_PROFILES = {
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
+    "full": {"precision": 4, "threshold": float("inf"), "edgeitems": 3, "linewidth": 80},
+}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    """How tensors print, as torch.set_printoptions: digits, the size above which they are summarised, the
+    items kept at each end then, the line width; profile 'default', 'short' or 'full'; sci_mode forces or
+    forbids scientific notation (None: NumPy decides)."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be 'default', 'short' or 'full', got {profile!r}")
+        _PRINT.update(_PROFILES[profile])
+    given = {"precision": precision, "threshold": threshold, "edgeitems": edgeitems, "linewidth": linewidth}
+    _PRINT.update({k: v for k, v in given.items() if v is not None})
+    _PRINT["sci_mode"] = sci_mode
+
+
+def _print_options() -> dict:
+    """np.array2string's arguments for the options set_printoptions set."""
+    threshold = _PRINT["threshold"]
+    out = {
+        "precision": _PRINT["precision"],
+        "threshold": np.iinfo(np.int64).max if threshold == float("inf") else int(threshold),
+        "edgeitems": _PRINT["edgeitems"],
+        "max_line_width": _PRINT["linewidth"],
+    }
+    if _PRINT["sci_mode"] is not None:
+        out["suppress_small"] = not _PRINT["sci_mode"]
+        if _PRINT["sci_mode"]:
+            out["formatter"] = {"float_kind": lambda v: f"{v:.{_PRINT['precision']}e}"}
+    return out
+
+
 class Tensor:
     """An n-dimensional array (NumPy or CuPy) that records the ops applied to it for backward."""
 
@@ -295,7 +332,7 @@ class Tensor:
         arr = to_device(self.array, "cpu")
         whole = arr.dtype.kind != "f" or not np.isfinite(arr).all() or bool((arr == np.round(arr)).all())
         body = np.array2string(
-            arr, precision=4, floatmode="maxprec" if whole else "fixed", separator=", ", prefix="tensor("
+            arr, floatmode="maxprec" if whole else "fixed", separator=", ", prefix="tensor(", **_print_options()
         )
         extra = "" if self.device == "cpu" else f", device='{self.device}:0'"  # PyTorch's order and device index
         if self.dtype not in (get_default_dtype(), np.int64, np.bool_):
@@ -528,6 +565,122 @@ class Tensor:
     def __itruediv__(self, other):
         return self.div_(other)
 
+    def _apply_(self, fn: Callable[[Tensor], Tensor], other=None) -> Tensor:
+        """In place: self takes the values of fn(self), computed out of place by ops (so it is differentiable)."""
+
+        def write():
+            self.array[...] = fn(Tensor._wrap(self.array)).array
+
+        return self._inplace(fn, write, other)
+
+    def clip_(self, min=None, max=None) -> Tensor:
+        return self.clamp_(min, max)
+
+    def abs_(self) -> Tensor:
+        return self._apply_(ops.abs)
+
+    def neg_(self) -> Tensor:
+        return self._apply_(ops.neg)
+
+    def exp_(self) -> Tensor:
+        return self._apply_(ops.exp)
+
+    def log_(self) -> Tensor:
+        return self._apply_(ops.log)
+
+    def sqrt_(self) -> Tensor:
+        return self._apply_(ops.sqrt)
+
+    def sin_(self) -> Tensor:
+        return self._apply_(ops.sin)
+
+    def cos_(self) -> Tensor:
+        return self._apply_(ops.cos)
+
+    def tanh_(self) -> Tensor:
+        return self._apply_(ops.tanh)
+
+    def sigmoid_(self) -> Tensor:
+        return self._apply_(ops.sigmoid)
+
+    def relu_(self) -> Tensor:
+        return self._apply_(ops.relu)
+
+    def floor_(self) -> Tensor:
+        return self._apply_(ops.floor)
+
+    def ceil_(self) -> Tensor:
+        return self._apply_(ops.ceil)
+
+    def round_(self, *, decimals=0) -> Tensor:
+        return self._apply_(lambda t: ops.round(t, decimals=decimals))
+
+    def trunc_(self) -> Tensor:
+        return self._apply_(ops.trunc)
+
+    def frac_(self) -> Tensor:
+        return self._apply_(ops.frac)
+
+    def sign_(self) -> Tensor:
+        return self._apply_(ops.sign)
+
+    def square_(self) -> Tensor:
+        return self._apply_(ops.square)
+
+    def reciprocal_(self) -> Tensor:
+        return self._apply_(ops.reciprocal)
+
+    def pow_(self, exponent) -> Tensor:
+        return self._apply_(lambda t: ops.pow(t, exponent), exponent)
+
+    def fmod_(self, other) -> Tensor:
+        return self._apply_(lambda t: ops.fmod(t, other), other)
+
+    def remainder_(self, other) -> Tensor:
+        return self._apply_(lambda t: ops.remainder(t, other), other)
+
+    def lerp_(self, end, weight) -> Tensor:
+        return self._apply_(lambda t: ops.lerp(t, end, weight), end)
+
+    def addcmul_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        return self._apply_(lambda t: ops.addcmul(t, tensor1, tensor2, value=value), tensor1)
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1) -> Tensor:
+        return self._apply_(lambda t: ops.addcdiv(t, tensor1, tensor2, value=value), tensor1)
+
+    def masked_fill_(self, mask, value) -> Tensor:
+        return self._apply_(lambda t: ops.masked_fill(t, mask, value), value)
+
+    def masked_scatter_(self, mask, source) -> Tensor:
+        return self._apply_(lambda t: ops.masked_scatter(t, mask, source), source)
+
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None) -> Tensor:
+        return self._apply_(lambda t: ops.scatter(t, dim, index, src, value=value, reduce=reduce), src)
+
+    def scatter_add_(self, dim, index, src) -> Tensor:
+        return self._apply_(lambda t: ops.scatter_add(t, dim, index, src), src)
+
+    def index_add_(self, dim, index, source, *, alpha=1) -> Tensor:
+        return self._apply_(lambda t: ops.index_add(t, dim, index, source, alpha=alpha), source)
+
+    def index_copy_(self, dim, index, source) -> Tensor:
+        return self._apply_(lambda t: ops.index_copy(t, dim, index, source), source)
+
+    def index_fill_(self, dim, index, value) -> Tensor:
+        return self._apply_(lambda t: ops.index_fill(t, dim, index, value), value)
+
+    def index_put_(self, indices, values, accumulate=False) -> Tensor:
+        return self._apply_(lambda t: ops.index_put(t, indices, values, accumulate), values)
+
+    def tril_(self, diagonal=0) -> Tensor:
+        return self._apply_(lambda t: ops.tril(t, diagonal))
+
+    def triu_(self, diagonal=0) -> Tensor:
+        return self._apply_(lambda t: ops.triu(t, diagonal))
+
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None) -> Tensor:
+        return self._apply_(lambda t: ops.nan_to_num(t, nan, posinf, neginf))
+
     # -- arithmetic (each one line, calling ops) -----------------------------------------------
     def __add__(self, other):
         return ops.add(self, other)
@@ -628,8 +781,8 @@ class Tensor:
     def mul(self, other):
         return ops.mul(self, other)
 
-    def div(self, other):
-        return ops.div(self, other)
+    def div(self, other, *, rounding_mode=None):
+        return ops.div(self, other, rounding_mode=rounding_mode)
 
     def pow(self, exponent):
         return ops.pow(self, exponent)
@@ -645,6 +798,171 @@ class Tensor:
 
     def minimum(self, other):
         return ops.minimum(self, other)
+
+    def __floordiv__(self, other):
+        return ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return ops.remainder(other, self)
+
+    def __and__(self, other):
+        return ops.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return ops.bitwise_and(other, self)
+
+    def __or__(self, other):
+        return ops.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return ops.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return ops.bitwise_xor(other, self)
+
+    def __invert__(self):
+        return ops.bitwise_not(self)
+
+    def greater(self, other):
+        return ops.gt(self, other)
+
+    def greater_equal(self, other):
+        return ops.ge(self, other)
+
+    def less(self, other):
+        return ops.lt(self, other)
+
+    def less_equal(self, other):
+        return ops.le(self, other)
+
+    def not_equal(self, other):
+        return ops.ne(self, other)
+
+    def equal(self, other):
+        return ops.equal(self, other)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def multiply(self, other):
+        return ops.mul(self, other)
+
+    def divide(self, other, *, rounding_mode=None):
+        return ops.div(self, other, rounding_mode=rounding_mode)
+
+    def true_divide(self, other):
+        return ops.div(self, other)
+
+    def floor_divide(self, other):
+        return ops.floor_divide(self, other)
+
+    def subtract(self, other, *, alpha=1):
+        return ops.sub(self, other if alpha == 1 else other * alpha)
+
+    def negative(self):
+        return ops.neg(self)
+
+    def positive(self):
+        return self
+
+    def fmod(self, other):
+        return ops.fmod(self, other)
+
+    def remainder(self, other):
+        return ops.remainder(self, other)
+
+    def atan2(self, other):
+        return ops.atan2(self, other)
+
+    def arctan2(self, other):
+        return ops.atan2(self, other)
+
+    def hypot(self, other):
+        return ops.hypot(self, other)
+
+    def logaddexp(self, other):
+        return ops.logaddexp(self, other)
+
+    def logaddexp2(self, other):
+        return ops.logaddexp2(self, other)
+
+    def xlogy(self, other):
+        return ops.xlogy(self, other)
+
+    def copysign(self, other):
+        return ops.copysign(self, other)
+
+    def float_power(self, exponent):
+        return ops.float_power(self, exponent)
+
+    def ldexp(self, other):
+        return ops.ldexp(self, other)
+
+    def lerp(self, end, weight):
+        return ops.lerp(self, end, weight)
+
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        return ops.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        return ops.addcdiv(self, tensor1, tensor2, value=value)
+
+    def fmax(self, other):
+        return ops.fmax(self, other)
+
+    def fmin(self, other):
+        return ops.fmin(self, other)
+
+    def bitwise_and(self, other):
+        return ops.bitwise_and(self, other)
+
+    def bitwise_or(self, other):
+        return ops.bitwise_or(self, other)
+
+    def bitwise_xor(self, other):
+        return ops.bitwise_xor(self, other)
+
+    def bitwise_not(self):
+        return ops.bitwise_not(self)
+
+    def bitwise_left_shift(self, other):
+        return ops.bitwise_left_shift(self, other)
+
+    def bitwise_right_shift(self, other):
+        return ops.bitwise_right_shift(self, other)
+
+    def logical_and(self, other):
+        return ops.logical_and(self, other)
+
+    def logical_or(self, other):
+        return ops.logical_or(self, other)
+
+    def logical_xor(self, other):
+        return ops.logical_xor(self, other)
+
+    def gcd(self, other):
+        return ops.gcd(self, other)
+
+    def lcm(self, other):
+        return ops.lcm(self, other)
+
+    def nextafter(self, other):
+        return ops.nextafter(self, other)
+
+    def heaviside(self, values):
+        return ops.heaviside(self, values)
 
     # -- elementwise functions -------------------------------------------------------------------
     def exp(self):
@@ -685,39 +1003,289 @@ class Tensor:
     def log_softmax(self, dim):
         return ops.log_softmax(self, dim)
 
+    def tan(self):
+        return ops.tan(self)
+
+    def asin(self):
+        return ops.asin(self)
+
+    def acos(self):
+        return ops.acos(self)
+
+    def atan(self):
+        return ops.atan(self)
+
+    def sinh(self):
+        return ops.sinh(self)
+
+    def cosh(self):
+        return ops.cosh(self)
+
+    def asinh(self):
+        return ops.asinh(self)
+
+    def acosh(self):
+        return ops.acosh(self)
+
+    def atanh(self):
+        return ops.atanh(self)
+
+    def arcsin(self):
+        return ops.asin(self)
+
+    def arccos(self):
+        return ops.acos(self)
+
+    def arctan(self):
+        return ops.atan(self)
+
+    def arcsinh(self):
+        return ops.asinh(self)
+
+    def arccosh(self):
+        return ops.acosh(self)
+
+    def arctanh(self):
+        return ops.atanh(self)
+
+    def log2(self):
+        return ops.log2(self)
+
+    def log10(self):
+        return ops.log10(self)
+
+    def log1p(self):
+        return ops.log1p(self)
+
+    def expm1(self):
+        return ops.expm1(self)
+
+    def exp2(self):
+        return ops.exp2(self)
+
+    def erf(self):
+        return ops.erf(self)
+
+    def erfc(self):
+        return ops.erfc(self)
+
+    def erfinv(self):
+        return ops.erfinv(self)
+
+    def square(self):
+        return ops.square(self)
+
+    def rsqrt(self):
+        return ops.rsqrt(self)
+
+    def reciprocal(self):
+        return ops.reciprocal(self)
+
+    def floor(self):
+        return ops.floor(self)
+
+    def ceil(self):
+        return ops.ceil(self)
+
+    def round(self, *, decimals=0):
+        return ops.round(self, decimals=decimals)
+
+    def trunc(self):
+        return ops.trunc(self)
+
+    def fix(self):
+        return ops.trunc(self)
+
+    def frac(self):
+        return ops.frac(self)
+
+    def sign(self):
+        return ops.sign(self)
+
+    def sgn(self):
+        return ops.sign(self)
+
+    def signbit(self):
+        return ops.signbit(self)
+
+    def absolute(self):
+        return ops.abs(self)
+
+    def deg2rad(self):
+        return ops.deg2rad(self)
+
+    def rad2deg(self):
+        return ops.rad2deg(self)
+
+    def logit(self, eps=None):
+        return ops.logit(self, eps)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return ops.nan_to_num(self, nan, posinf, neginf)
+
+    def sinc(self):
+        return ops.sinc(self)
+
+    def angle(self):
+        return ops.angle(self)
+
+    def conj(self):
+        return self
+
+    def resolve_conj(self):
+        return self
+
+    def resolve_neg(self):
+        return self
+
+    def isnan(self):
+        return ops.isnan(self)
+
+    def isinf(self):
+        return ops.isinf(self)
+
+    def isposinf(self):
+        return ops.isposinf(self)
+
+    def isneginf(self):
+        return ops.isneginf(self)
+
+    def isfinite(self):
+        return ops.isfinite(self)
+
+    def isreal(self):
+        return ops.isreal(self)
+
+    def frexp(self):
+        return ops.frexp(self)
+
+    def is_floating_point(self):
+        return ops.is_floating_point(self)
+
+    def is_complex(self):
+        return ops.is_complex(self)
+
+    def is_nonzero(self):
+        return ops.is_nonzero(self)
+
     # -- reductions ------------------------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False):
-        return ops.sum(self, dim, keepdim)
+    # axis= and keepdims= are PyTorch's NumPy-style aliases of dim= and keepdim=
+    def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        return ops.sum(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
-    def mean(self, dim=None, keepdim=False):
-        return ops.mean(self, dim, keepdim)
+    def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        return ops.mean(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
-    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-        return ops.var(self, dim, unbiased, keepdim, correction=correction)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+        return ops.var(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
 
-    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
-        return ops.std(self, dim, unbiased, keepdim, correction=correction)
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+        return ops.std(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
 
-    def max(self, dim=None, keepdim=False):
-        return ops.max(self, dim, keepdim)
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def min(self, dim=None, keepdim=False):
-        return ops.min(self, dim, keepdim)
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def amax(self, dim=None, keepdim=False):
-        return ops.amax(self, dim, keepdim)
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def amin(self, dim=None, keepdim=False):
-        return ops.amin(self, dim, keepdim)
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmax(self, dim=None, keepdim=False):
-        return ops.argmax(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.argmax(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def argmin(self, dim=None, keepdim=False):
-        return ops.argmin(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.argmin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def logsumexp(self, dim, keepdim=False):
-        return ops.logsumexp(self, dim, keepdim)
+    def logsumexp(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.logsumexp(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def all(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.all(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def any(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return ops.any(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def count_nonzero(self, dim=None):
+        return ops.count_nonzero(self, dim)
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        return ops.prod(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
+
+    def nansum(self, dim=None, keepdim=False, *, dtype=None):
+        return ops.nansum(self, dim, keepdim, dtype=dtype)
+
+    def cumsum(self, dim=None, *, dtype=None, axis=None):
+        return ops.cumsum(self, dim, dtype=dtype, axis=axis)
+
+    def cumprod(self, dim, *, dtype=None):
+        return ops.cumprod(self, dim, dtype=dtype)
+
+    def logcumsumexp(self, dim):
+        return ops.logcumsumexp(self, dim)
+
+    def cummax(self, dim):
+        return ops.cummax(self, dim)
+
+    def cummin(self, dim):
+        return ops.cummin(self, dim)
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return ops.norm(self, p, dim, keepdim, dtype)
+
+    def dist(self, other, p=2):
+        return ops.dist(self, other, p)
+
+    def renorm(self, p, dim, maxnorm):
+        return ops.renorm(self, p, dim, maxnorm)
+
+    def median(self, dim=None, keepdim=False):
+        return ops.median(self, dim, keepdim)
+
+    def nanmedian(self, dim=None, keepdim=False):
+        return ops.nanmedian(self, dim, keepdim)
+
+    def mode(self, dim=-1, keepdim=False):
+        return ops.mode(self, dim, keepdim)
+
+    def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        return ops.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        return ops.nanquantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return ops.argsort(self, dim, descending, stable)
+
+    def msort(self):
+        return ops.msort(self)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return ops.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        return ops.kthvalue(self, k, dim, keepdim)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        return ops.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        return ops.unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def bincount(self, weights=None, minlength=0):
+        return ops.bincount(self, weights, minlength)
+
+    def histc(self, bins=100, min=0, max=0):
+        return ops.histc(self, bins, min, max)
+
+    def histogram(self, bins=100, *, range=None, weight=None, density=False):
+        return ops.histogram(self, bins, range=range, weight=weight, density=density)
 
     # -- movement ----------------------------------------------------------------------------------
     def reshape(self, *shape):
@@ -752,6 +1320,212 @@ class Tensor:
 
     def broadcast_to(self, shape):
         return ops.broadcast_to(self, shape)
+
+    @property
+    def mT(self) -> Tensor:
+        return ops.transpose(self, -2, -1)
+
+    @property
+    def real(self) -> Tensor:
+        return self
+
+    def nelement(self) -> int:
+        return self.numel()
+
+    def ndimension(self) -> int:
+        return self.ndim
+
+    def t(self):
+        return ops.t(self)
+
+    def adjoint(self):
+        return ops.adjoint(self)
+
+    def swapaxes(self, axis0, axis1):
+        return ops.transpose(self, axis0, axis1)
+
+    def swapdims(self, dim0, dim1):
+        return ops.transpose(self, dim0, dim1)
+
+    def movedim(self, source, destination):
+        return ops.movedim(self, source, destination)
+
+    def moveaxis(self, source, destination):
+        return ops.movedim(self, source, destination)
+
+    def ravel(self):
+        return ops.ravel(self)
+
+    def as_strided(self, size, stride, storage_offset=0):
+        return ops.as_strided(self, size, stride, storage_offset)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def gather(self, dim, index):
+        return ops.gather(self, dim, index)
+
+    def take(self, index):
+        return ops.take(self, index)
+
+    def take_along_dim(self, indices, dim=None):
+        return ops.take_along_dim(self, indices, dim)
+
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        return ops.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim, index, src):
+        return ops.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim, index):
+        return ops.index_select(self, dim, index)
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        return ops.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_copy(self, dim, index, source):
+        return ops.index_copy(self, dim, index, source)
+
+    def index_fill(self, dim, index, value):
+        return ops.index_fill(self, dim, index, value)
+
+    def index_put(self, indices, values, accumulate=False):
+        return ops.index_put(self, indices, values, accumulate)
+
+    def masked_fill(self, mask, value):
+        return ops.masked_fill(self, mask, value)
+
+    def masked_select(self, mask):
+        return ops.masked_select(self, mask)
+
+    def masked_scatter(self, mask, source):
+        return ops.masked_scatter(self, mask, source)
+
+    def nonzero(self, *, as_tuple=False):
+        return ops.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self):
+        return ops.argwhere(self)
+
+    def narrow(self, dim, start, length):
+        return ops.narrow(self, dim, start, length)
+
+    def select(self, dim, index):
+        return ops.select(self, dim, index)
+
+    def unbind(self, dim=0):
+        return ops.unbind(self, dim)
+
+    def split(self, split_size, dim=0):
+        return ops.split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        return ops.chunk(self, chunks, dim)
+
+    def tensor_split(self, indices_or_sections, dim=0):
+        return ops.tensor_split(self, indices_or_sections, dim)
+
+    def hsplit(self, sections):
+        return ops.hsplit(self, sections)
+
+    def vsplit(self, sections):
+        return ops.vsplit(self, sections)
+
+    def dsplit(self, sections):
+        return ops.dsplit(self, sections)
+
+    def repeat(self, *sizes):
+        return ops.repeat(self, *sizes)
+
+    def tile(self, dims):
+        return ops.tile(self, dims)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        return ops.repeat_interleave(self, repeats, dim)
+
+    def flip(self, dims):
+        return ops.flip(self, dims)
+
+    def fliplr(self):
+        return ops.fliplr(self)
+
+    def flipud(self):
+        return ops.flipud(self)
+
+    def rot90(self, k=1, dims=(0, 1)):
+        return ops.rot90(self, k, dims)
+
+    def roll(self, shifts, dims=None):
+        return ops.roll(self, shifts, dims)
+
+    def diag(self, diagonal=0):
+        return ops.diag(self, diagonal)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        return ops.diagonal(self, offset, dim1, dim2)
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        return ops.diag_embed(self, offset, dim1, dim2)
+
+    def diagflat(self, offset=0):
+        return ops.diagflat(self, offset)
+
+    def tril(self, diagonal=0):
+        return ops.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return ops.triu(self, diagonal)
+
+    def trace(self):
+        return ops.trace(self)
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        return ops.diff(self, n, dim, prepend, append)
+
+    def outer(self, vec2):
+        return ops.outer(self, vec2)
+
+    def ger(self, vec2):
+        return ops.outer(self, vec2)
+
+    def dot(self, other):
+        return ops.dot(self, other)
+
+    def vdot(self, other):
+        return ops.dot(self, other)
+
+    def inner(self, other):
+        return ops.inner(self, other)
+
+    def mm(self, mat2):
+        return ops.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return ops.bmm(self, mat2)
+
+    def mv(self, vec):
+        return ops.mv(self, vec)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return ops.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        return ops.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return ops.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return ops.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1):
+        return ops.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def kron(self, other):
+        return ops.kron(self, other)
+
+    def cross(self, other, dim=None):
+        return ops.cross(self, other, dim)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from .arithmetic import (
     dims,
     from_2d,
     ntuple,
+    tensors,
 )
 from .gemm import (
     col2im_gemm,
@@ -270,23 +271,24 @@ def _check_conv_args(op, input, weight, bias, nd, transposed, groups):
     if transposed:
         if weight.shape[0] != C:
             raise ShapeError(
-                f"{op}: x has {channels(C)} (x.shape={input.shape}) but weight {weight.shape} expects "
+                f"{op}: x has {channels(C)} (x.shape={tuple(input.shape)}) but weight {tuple(weight.shape)} expects "
                 f"{weight.shape[0]} (weight.shape[0] is the input channels of a transposed conv)"
             )
         if C % groups:
-            raise ShapeError(f"{op}: groups={groups} must divide the input channels {C} (x.shape={input.shape})")
+            raise ShapeError(f"{op}: groups={groups} must divide the input channels {C} (x.shape={tuple(input.shape)})")
         out_channels = weight.shape[1] * groups
     else:
         if C % groups:
-            raise ShapeError(f"{op}: groups={groups} must divide the input channels {C} (x.shape={input.shape})")
+            raise ShapeError(f"{op}: groups={groups} must divide the input channels {C} (x.shape={tuple(input.shape)})")
         if weight.shape[0] % groups:
             raise ShapeError(
-                f"{op}: groups={groups} must divide the output channels {weight.shape[0]} (weight.shape={weight.shape})"
+                f"{op}: groups={groups} must divide the output channels {weight.shape[0]} "
+                f"(weight.shape={tuple(weight.shape)})"
             )
         if weight.shape[1] * groups != C:
             raise ShapeError(
-                f"{op}: x has {channels(C)} (x.shape={input.shape}) but weight {weight.shape} with groups={groups} "
-                f"expects {weight.shape[1] * groups}"
+                f"{op}: x has {channels(C)} (x.shape={tuple(input.shape)}) but weight {tuple(weight.shape)} with "
+                f"groups={groups} expects {weight.shape[1] * groups}"
             )
         out_channels = weight.shape[0]
     if bias is not None:
@@ -295,7 +297,8 @@ def _check_conv_args(op, input, weight, bias, nd, transposed, groups):
         check_same_dtype(op, "bias", bias, input)
         if bias.shape != (out_channels,):
             raise ShapeError(
-                f"{op}: bias must have shape ({out_channels},) for weight {weight.shape}; got {bias.shape}"
+                f"{op}: bias must have shape ({out_channels},) for weight {tuple(weight.shape)}; got "
+                f"{tuple(bias.shape)}"
             )
     return out_channels
 
@@ -321,6 +324,7 @@ def _add_bias(y: Tensor, bias: Tensor | None) -> Tensor:
 
 
 def _conv(op, input, weight, bias, stride, padding, dilation, groups, nd):
+    input, weight, bias = tensors(input, weight, bias)  # NumPy arrays, lists, numbers: see arithmetic.tensors
     _check_conv_args(op, input, weight, bias, nd, False, groups)
     kernel = weight.shape[2:]
     stride, dilation = ntuple(stride, nd, "stride", op), ntuple(dilation, nd, "dilation", op)
@@ -333,7 +337,7 @@ def _conv(op, input, weight, bias, stride, padding, dilation, groups, nd):
         shown = tuple(lo for lo, hi in pads) if all(lo == hi for lo, hi in pads) else pads
         raise ShapeError(
             f"{op}: output would be empty: input {dims(spatial)}, padding {shown}, dilated kernel {dims(dilated)}, "
-            f"stride {stride} (x.shape={input.shape}, weight.shape={weight.shape})"
+            f"stride {stride} (x.shape={tuple(input.shape)}, weight.shape={tuple(weight.shape)})"
         )
     x, unbatched = add_batch(input, nd)
     if nd == 1:
@@ -360,6 +364,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
 
 def _conv_transpose(op, input, weight, bias, stride, padding, output_padding, groups, dilation, nd):
+    input, weight, bias = tensors(input, weight, bias)
     out_channels = _check_conv_args(op, input, weight, bias, nd, True, groups)
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a tuple; got {padding!r}")

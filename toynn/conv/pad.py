@@ -8,6 +8,7 @@ from ..backend import array_module
 from ..errors import ShapeError
 from ..ops import pad_widths
 from ..tensor import Function, Tensor
+from .arithmetic import tensors
 
 _NUMPY_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -64,6 +65,7 @@ def pad_nd(input: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Te
 
     pad pairs start from the last dimension, as in PyTorch: (left, right) pads W, (top, bottom) pads H.
     """
+    (input,) = tensors(input)  # NumPy arrays and lists too: see arithmetic.tensors
     if mode in ("constant", "zeros"):
         return ops.pad(input, pad, "constant", value)
     if mode not in _NUMPY_MODE:
@@ -82,6 +84,7 @@ def pad_nd(input: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Te
             rule = None
         if rule:
             raise ShapeError(
-                f"pad_nd: {mode} padding ({lo}, {hi}) of dimension {axis} must be {rule} (input.shape={input.shape})"
+                f"pad_nd: {mode} padding ({lo}, {hi}) of dimension {axis} must be {rule} "
+                f"(input.shape={tuple(input.shape)})"
             )
     return PadNd.apply(input, widths=widths, mode=mode)

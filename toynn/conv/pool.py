@@ -21,6 +21,7 @@ from .arithmetic import (
     from_2d,
     ntuple,
     pool_out,
+    tensors,
 )
 from .windows import pad_frame, scatter_window_taps, tap_offsets, window_taps
 
@@ -183,7 +184,7 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode, nd)
         dilated = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dil))
         raise ShapeError(
             f"{op}: output would be empty: input {dims(spatial)}, padding {pad}, dilated kernel {dims(dilated)}, "
-            f"stride {stride} (x.shape={input.shape})"
+            f"stride {stride} (x.shape={tuple(input.shape)})"
         )
     if nd == 1:
         kernel, stride, pad, dil, out = (1, *kernel), (1, *stride), (0, *pad), (1, *dil), (1, *out)
@@ -191,6 +192,7 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode, nd)
 
 
 def _max_pool(op, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd):
+    (input,) = tensors(input)  # NumPy arrays and lists too: see arithmetic.tensors
     kernel, stride, pad, dil, out = _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode, nd)
     x, unbatched = add_batch(input, nd)
     x = as_2d(x, nd)
@@ -222,6 +224,7 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
 
 
 def _avg_pool(op, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd):
+    (input,) = tensors(input)
     kernel, stride, pad, _, out = _pool_args(op, input, kernel_size, stride, padding, 1, ceil_mode, nd)
     if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
         raise ValueError(f"{op}: divisor_override must be a non-zero int; got {divisor_override!r}")
@@ -262,7 +265,9 @@ def _adaptive_size(op, input, output_size, nd):
         raise ValueError(f"{op}: output_size must be an int or a tuple of {nd}; got {output_size!r}")
     out = tuple(n if o is None else int(o) for n, o in zip(spatial, output_size))
     if min(out) < 1 or min(spatial) < 1:
-        raise ShapeError(f"{op}: output_size {out} and input {dims(spatial)} must be positive (x.shape={input.shape})")
+        raise ShapeError(
+            f"{op}: output_size {out} and input {dims(spatial)} must be positive (x.shape={tuple(input.shape)})"
+        )
     return out
 
 
@@ -292,6 +297,7 @@ def _averaging_matrix(xp, n: int, out: int, dtype):
 
 
 def _adaptive_avg(op, input, output_size, nd):
+    (input,) = tensors(input)
     x, unbatched, out2, k = _adaptive_input(op, input, output_size, nd)
     size = x.shape[2:]
     if k is not None:  # equal windows: a plain average pool
@@ -360,6 +366,7 @@ def _take_planes(x, idx):
 
 
 def _adaptive_max(op, input, output_size, return_indices, nd):
+    (input,) = tensors(input)
     x, unbatched, out2, k = _adaptive_input(op, input, output_size, nd)
     if k is not None:  # equal windows: a plain max pool
         geom = dict(kernel=k, stride=k, padding=(0, 0), dilation=(1, 1), out_hw=out2)
@@ -419,12 +426,13 @@ class MaxUnpool2d(Function):
 
 
 def _max_unpool(op, input, indices, kernel_size, stride, padding, output_size, nd):
+    input, indices = tensors(input, indices)
     what = "(N, C, H, W) or unbatched (C, H, W)" if nd == 2 else "(N, C, L) or unbatched (C, L)"
     check_tensor(op, "input", input, (nd + 1, nd + 2), what)
     if not isinstance(indices, Tensor) or indices.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be an integer Tensor (from max_pool{nd}d(..., return_indices=True))")
     if indices.shape != input.shape:
-        raise ShapeError(f"{op}: indices shape {indices.shape} must equal input shape {input.shape}")
+        raise ShapeError(f"{op}: indices shape {tuple(indices.shape)} must equal input shape {tuple(input.shape)}")
     kernel = ntuple(kernel_size, nd, "kernel_size", op)
     stride = kernel if stride is None else ntuple(stride, nd, "stride", op)
     pad = ntuple(padding, nd, "padding", op)

@@ -14,7 +14,7 @@ import numpy as np
 from ..backend import array_module
 from ..errors import ShapeError
 from ..tensor import Function, Tensor
-from .arithmetic import check_tensor
+from .arithmetic import check_tensor, tensors
 from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d
 from .windows import gather_axis_taps, repeat_blocks, scatter_axis_taps, sum_blocks
 
@@ -203,6 +203,7 @@ def interpolate(
 ) -> Tensor:
     """Resize the spatial dims. (N, C, L) or (N, C, H, W) -> (N, C, *size); size or scale_factor, PyTorch's modes."""
     op = "interpolate"
+    (input,) = tensors(input)  # NumPy arrays and lists too: see arithmetic.tensors
     check_tensor(op, "input", input, (3, 4), "(N, C, L) or (N, C, H, W)")
     nd = input.ndim - 2
     if mode not in MODES:

@@ -281,13 +281,13 @@ def _resize_array(a, size: tuple[int, int], mode: InterpolationMode, antialias: 
     rows = xp.asarray(_resize_weights(H, h, mode, antialias).astype(dtype))  # (h, H)
     cols = xp.asarray(_resize_weights(W, w, mode, antialias).T.astype(dtype))  # (W, w)
     out = rows @ (a.astype(dtype, copy=False) @ cols)  # (..., H, W) -> (..., H, w) -> (..., h, w)
-    if a.dtype.kind in "ub" or a.dtype.kind == "i":
-        info = np.iinfo(a.dtype) if a.dtype.kind != "b" else None
-        out = xp.round(out)
-        if info is not None:
-            out = xp.clip(out, info.min, info.max)
-        return out.astype(a.dtype)
-    return out
+    if a.dtype.kind == "f":
+        return out
+    out = xp.round(out)
+    if a.dtype.kind in "ui":
+        info = np.iinfo(a.dtype)
+        out = xp.clip(out, info.min, info.max)
+    return out.astype(a.dtype)
 
 
 def _max_value(dtype) -> float:

@@ -21,7 +21,6 @@ import pickle
 import queue
 import random
 import signal
-import threading
 import time
 import traceback
 import weakref
@@ -220,7 +219,6 @@ class WorkerPool:
             self.index_queues.append(index_queue)
             self.workers.append(p)
         self._finalizer = weakref.finalize(self, _stop, self.workers, self.index_queues, self.result_queue, self.done)
-        self._lock = threading.Lock()
 
     @property
     def alive(self) -> bool:

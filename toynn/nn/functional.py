@@ -36,7 +36,7 @@ from ..conv import pad_nd as pad  # F.pad takes PyTorch's modes: constant, refle
 from ..conv.arithmetic import tensors
 from ..creation import default_generator
 from ..errors import ShapeError
-from ..ops import flatten, sigmoid, tanh
+from ..ops import sigmoid, tanh
 from ..runtime import gemm
 from ..tensor import Function, Tensor, no_grad
 
@@ -225,6 +225,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     _check_float("linear", "bias", bias, weight, "weight")
     return Affine.apply(input, weight, bias)
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims start_dim..end_dim into one (torch.flatten)."""
+    (input,) = tensors(input)
+    return ops.flatten(input, start_dim, end_dim)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -646,8 +652,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     if weight.ndim != 1 or (weight.shape[0] != 1 and (input.ndim < 2 or weight.shape[0] != input.shape[1])):
         channels = input.shape[1] if input.ndim >= 2 else 1
         raise ShapeError(
-            f"prelu: weight must have 1 or {channels} entries (one per channel of input {input.shape}); "
-            f"got shape {weight.shape}"
+            f"prelu: weight must have 1 or {channels} entries (one per channel of input {tuple(input.shape)}); "
+            f"got shape {tuple(weight.shape)}"
         )
     if input.ndim >= 2:
         weight = weight.reshape(-1, *[1] * (input.ndim - 2))  # (C, 1, ...): broadcast over the spatial dims
@@ -662,7 +668,9 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     d = dim % input.ndim
     n = input.shape[d]
     if n % 2:
-        raise ShapeError(f"glu: halving dimension must be even, but dimension {dim} of input {input.shape} is {n}")
+        raise ShapeError(
+            f"glu: halving dimension must be even, but dimension {dim} of input {tuple(input.shape)} is {n}"
+        )
     first = (slice(None),) * d + (slice(0, n // 2),)
     second = (slice(None),) * d + (slice(n // 2, n),)
     return input[first] * ops.sigmoid(input[second])
@@ -685,7 +693,7 @@ def _normalized_dims(op: str, input: Tensor, normalized_shape) -> tuple[int, ...
     k = len(shape)
     if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k :]) != shape:
         raise ShapeError(
-            f"{op}: input of shape {input.shape} does not end with normalized_shape {list(shape)} "
+            f"{op}: input of shape {tuple(input.shape)} does not end with normalized_shape {list(shape)} "
             f"(expected input of shape (*, {', '.join(map(str, shape))}))"
         )
     return tuple(range(input.ndim - k, input.ndim))
@@ -725,7 +733,9 @@ def group_norm(input: Tensor, num_groups: int, weight=None, bias=None, eps: floa
     """Normalise each group of C/num_groups channels of each sample over its channels and positions. (N, C, *)."""
     input, weight, bias = tensors(input, weight, bias)
     if input.ndim < 2:
-        raise ShapeError(f"group_norm: expected an input of at least 2 dims (N, C, ...); got shape {input.shape}")
+        raise ShapeError(
+            f"group_norm: expected an input of at least 2 dims (N, C, ...); got shape {tuple(input.shape)}"
+        )
     N, C = input.shape[0], input.shape[1]
     if num_groups <= 0 or C % num_groups:
         raise ValueError(f"group_norm: num_channels ({C}) must be divisible by num_groups ({num_groups})")
@@ -754,7 +764,9 @@ def instance_norm(
     averaged over the batch, when given and use_input_stats."""
     input, running_mean, running_var, weight, bias = tensors(input, running_mean, running_var, weight, bias)
     if input.ndim < 3:
-        raise ShapeError(f"instance_norm: expected an input of at least 3 dims (N, C, ...); got shape {input.shape}")
+        raise ShapeError(
+            f"instance_norm: expected an input of at least 3 dims (N, C, ...); got shape {tuple(input.shape)}"
+        )
     N, C = input.shape[0], input.shape[1]
     _check_affine("instance_norm", (C,), weight, bias)
     shape = (1, C) + (1,) * (input.ndim - 2)
@@ -763,7 +775,7 @@ def instance_norm(
         n = math.prod(input.shape[2:])
         if n <= 1:
             raise ValueError(
-                f"instance_norm: expected more than 1 spatial element when training; got input {input.shape}"
+                f"instance_norm: expected more than 1 spatial element when training; got input {tuple(input.shape)}"
             )
         mean = input.mean(axes, keepdim=True)  # (N, C, 1...)
         centered = input - mean
@@ -836,14 +848,16 @@ def embedding(
     if input.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers (Long or Int); got {input.dtype}")
     if weight.ndim != 2:
-        raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim); got shape {weight.shape}")
+        raise ShapeError(
+            f"embedding: weight must be 2-D (num_embeddings, embedding_dim); got shape {tuple(weight.shape)}"
+        )
     if sparse:
         raise ValueError("embedding: sparse gradients are not supported; use sparse=False")
     V = weight.shape[0]
     idx = input.array
     if idx.size and (int(idx.min()) < -V or int(idx.max()) >= V):
         bad = int(idx.max()) if int(idx.max()) >= V else int(idx.min())
-        raise IndexError(f"embedding: index {bad} is out of range for {V} embeddings (weight {weight.shape})")
+        raise IndexError(f"embedding: index {bad} is out of range for {V} embeddings (weight {tuple(weight.shape)})")
     idx = idx % V  # negative indices count from the end, as in PyTorch
     if padding_idx is not None:
         if not -V <= padding_idx < V:
@@ -885,7 +899,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     if input.ndim < 3 or input.shape[-3] % (r * r):
         raise ShapeError(
             f"pixel_shuffle: expected input (*, C*{r * r}, H, W) with channels divisible by upscale_factor^2 = "
-            f"{r * r}; got shape {input.shape}"
+            f"{r * r}; got shape {tuple(input.shape)}"
         )
     *batch, C, H, W = input.shape
     x = input.reshape(*batch, C // (r * r), r, r, H, W)  # (*, C, r, r, H, W)
@@ -901,7 +915,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     if input.ndim < 3 or input.shape[-1] % r or input.shape[-2] % r:
         raise ShapeError(
             f"pixel_unshuffle: expected input (*, C, H, W) with H and W divisible by downscale_factor {r}; "
-            f"got shape {input.shape}"
+            f"got shape {tuple(input.shape)}"
         )
     *batch, C, H, W = input.shape
     x = input.reshape(*batch, C, H // r, r, W // r, r)  # (*, C, H, r, W, r)
@@ -914,7 +928,7 @@ def _feature_dropout(op: str, input: Tensor, p: float, training: bool, dims: tup
     """Zero whole channels with probability p (one draw per sample and channel), scaling the rest by 1/(1-p)."""
     (input,) = tensors(input)
     if input.ndim not in dims:
-        raise ShapeError(f"{op}: expected a {' or '.join(map(str, dims))}-D input; got shape {input.shape}")
+        raise ShapeError(f"{op}: expected a {' or '.join(map(str, dims))}-D input; got shape {tuple(input.shape)}")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
@@ -1334,8 +1348,8 @@ def _elementwise_loss(op: str, input, target, size_average=None, reduce=None, re
     input, target = tensors(input, target)
     if target.shape != input.shape:
         warnings.warn(
-            f"{op}: target size {target.shape} differs from input size {input.shape}; they will broadcast, "
-            "which is likely wrong. Make them the same size.",
+            f"{op}: target size {tuple(target.shape)} differs from input size {tuple(input.shape)}; they will "
+            "broadcast, which is likely wrong. Make them the same size.",
             stacklevel=3,
         )
     return input, target, reduction
@@ -1348,7 +1362,8 @@ def _weighted(op: str, loss: Tensor, weight, reduction: str, mean_by_weight: boo
     (weight,) = tensors(weight)
     if weight.shape != loss.shape:
         raise ValueError(
-            f"{op}: Weights and input must have the same size; got weight {weight.shape}, input {loss.shape}"
+            f"{op}: Weights and input must have the same size; got weight {tuple(weight.shape)}, "
+            f"input {tuple(loss.shape)}"
         )
     loss = loss * weight
     if reduction == "mean" and mean_by_weight:
@@ -1415,8 +1430,8 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0, size_average=
     input1, input2, target = tensors(input1, input2, target)
     if not input1.shape == input2.shape == target.shape:
         raise ShapeError(
-            f"margin_ranking_loss: input1, input2 and target must have the same shape; got {input1.shape}, "
-            f"{input2.shape} and {target.shape}"
+            f"margin_ranking_loss: input1, input2 and target must have the same shape; got {tuple(input1.shape)}, "
+            f"{tuple(input2.shape)} and {tuple(target.shape)}"
         )
     return _reduce(ops.relu(-target * (input1 - input2) + margin), reduction)
 
@@ -1454,8 +1469,8 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0, size_averag
     input1, input2, target = tensors(input1, input2, target)
     if input1.shape != input2.shape or input1.ndim not in (1, 2):
         raise ShapeError(
-            f"cosine_embedding_loss: input1 and input2 must be 1-D or 2-D and of the same shape; got {input1.shape} "
-            f"and {input2.shape}"
+            "cosine_embedding_loss: input1 and input2 must be 1-D or 2-D and of the same shape; got "
+            f"{tuple(input1.shape)} and {tuple(input2.shape)}"
         )
     dim = input1.ndim - 1
     eps = 1e-12  # PyTorch's EPSILON here, added to each squared magnitude
@@ -1519,7 +1534,9 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
         if tuple(input.shape[:-1]) == tuple(var.shape):
             var = var.unsqueeze(-1)  # one variance per sample: broadcast over the last dim
         elif not (input.ndim == var.ndim and sum(b for a, b in zip(input.shape, var.shape) if a != b) == 1):
-            raise ValueError(f"gaussian_nll_loss: var is of incorrect size {var.shape} for input {input.shape}")
+            raise ValueError(
+                f"gaussian_nll_loss: var is of incorrect size {tuple(var.shape)} for input {tuple(input.shape)}"
+            )
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"gaussian_nll_loss: {reduction} is not valid")
     # NOTE: PyTorch clamps in place under no_grad: the value is clamped, the gradient flows as if it were not

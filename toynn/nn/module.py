@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from ..backend import device as _device  # the class; `device` is an argument name below
 from ..backend import device_of, to_device
 from ..tensor import Tensor
 
@@ -194,9 +195,10 @@ class Module:
 
     # -- device and dtype -------------------------------------------------------------------------
     def to(self, *args, device=None, dtype=None) -> Module:
-        """Move parameters and buffers to a device and/or cast floating-point ones to dtype, in place."""
+        """Move parameters and buffers to a device (a str or a toynn.device) and/or cast floating-point ones to
+        dtype, in place."""
         for a in args:
-            if isinstance(a, str):
+            if isinstance(a, (str, _device)):
                 device = a
             elif isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
@@ -259,7 +261,9 @@ class Module:
             v = state_dict[key]
             v = v.array if isinstance(v, Tensor) else np.asarray(v)  # NumPy arrays and torch tensors work too
             if tuple(v.shape) != tuple(t.shape):
-                mismatched.append(f"shape mismatch for {key}: expected {tuple(t.shape)} (the model's), got {v.shape}")
+                mismatched.append(
+                    f"shape mismatch for {key}: expected {tuple(t.shape)} (the model's), got {tuple(v.shape)}"
+                )
             values[key] = v
         problems = []
         if strict and missing:
@@ -356,3 +360,160 @@ class Sequential(ModuleList):
         for m in self._modules():
             x = m(x)
         return x
+
+
+class ModuleDict(Module):
+    """An ordered dict of modules whose parameters are registered under their keys."""
+
+    def __init__(self, modules=None):
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self:
+            raise KeyError(key)
+        return vars(self)[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module) if key not in self else setattr(self, key, module)
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __contains__(self, key) -> bool:
+        return isinstance(vars(self).get(key), Module)
+
+    def keys(self) -> list[str]:
+        return [k for k, v in vars(self).items() if isinstance(v, Module)]
+
+    def items(self) -> list[tuple[str, Module]]:
+        return [(k, vars(self)[k]) for k in self.keys()]
+
+    def values(self) -> list[Module]:
+        return [vars(self)[k] for k in self.keys()]
+
+    def clear(self) -> None:
+        for k in self.keys():
+            delattr(self, k)
+
+    def pop(self, key: str) -> Module:
+        module = self[key]
+        del self[key]
+        return module
+
+    def update(self, modules) -> None:
+        """Add (key, module) pairs from a mapping or an iterable of pairs; existing keys are replaced."""
+        items = modules.items() if hasattr(modules, "items") else modules
+        for j, item in enumerate(items):
+            if len(item) != 2:
+                raise ValueError(f"ModuleDict.update: element #{j} should have length 2; got {len(item)}")
+            self[item[0]] = item[1]
+
+
+class ParameterList(Module):
+    """A list of Parameters registered as "0", "1", ...; plain Tensors are wrapped into Parameters."""
+
+    def __init__(self, values=None):
+        if values is not None:
+            self.extend(values)
+
+    def _keys(self) -> list[str]:
+        return [k for k, v in vars(self).items() if isinstance(v, Parameter)]
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return (vars(self)[k] for k in self._keys())
+
+    def __getitem__(self, idx):
+        values = list(self)
+        return ParameterList(values[idx]) if isinstance(idx, slice) else values[idx]
+
+    def __setitem__(self, idx: int, value) -> None:
+        setattr(self, self._keys()[idx], _as_parameter(value))
+
+    def append(self, value) -> ParameterList:
+        setattr(self, str(len(self)), _as_parameter(value))
+        return self
+
+    def extend(self, values) -> ParameterList:
+        for v in values:
+            self.append(v)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(
+            f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]" for i, p in enumerate(self)
+        )
+
+
+class ParameterDict(Module):
+    """An ordered dict of Parameters registered under their keys; plain Tensors are wrapped into Parameters."""
+
+    def __init__(self, parameters=None):
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        if key not in self:
+            raise KeyError(key)
+        return vars(self)[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        if key not in self and hasattr(type(self), str(key)):
+            raise KeyError(f"ParameterDict: attribute {key!r} already exists")
+        setattr(self, str(key), _as_parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __contains__(self, key) -> bool:
+        return isinstance(vars(self).get(key), Parameter)
+
+    def keys(self) -> list[str]:
+        return [k for k, v in vars(self).items() if isinstance(v, Parameter)]
+
+    def items(self) -> list[tuple[str, Parameter]]:
+        return [(k, vars(self)[k]) for k in self.keys()]
+
+    def values(self) -> list[Parameter]:
+        return [vars(self)[k] for k in self.keys()]
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self else default
+
+    def pop(self, key: str) -> Parameter:
+        value = self[key]
+        del self[key]
+        return value
+
+    def update(self, parameters) -> None:
+        items = parameters.items() if hasattr(parameters, "items") else parameters
+        for key, value in items:
+            self[key] = value
+
+
+def _as_parameter(value) -> Parameter:
+    """A Parameter as is; a Tensor wrapped into one that shares its array, as PyTorch's containers do."""
+    if isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value.array)  # requires_grad=True, as PyTorch wraps it
+    raise TypeError(f"expected a Parameter or a Tensor; got {type(value).__name__}")

@@ -61,7 +61,7 @@ function range(data, from = 0, to = data.length) {
 // a perceptual dark-to-yellow map (inferno's anchors) for values >= 0, blue-white-red for signed values
 const SEQ = [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39], [252, 255, 164]];
 const NAN_RGB = [140, 178, 242]; // outside the image
-const BLANK = [255, 255, 255]; // the cells after the last unit of a layer laid out as a grid
+const BLANK = [255, 255, 255]; // cells after a layer's last unit, gaps between a filter's channels (-Infinity)
 
 function sequential(t) {
   t = Math.min(1, Math.max(0, t)) * (SEQ.length - 1);
@@ -96,7 +96,7 @@ function paint(canvas, data, offset, h, w, colour) {
   const img = ctx.createImageData(w, h);
   for (let p = 0; p < h * w; p++) {
     const v = data[offset + p];
-    const c = offset + p >= data.length ? BLANK : Number.isNaN(v) ? NAN_RGB : colour(v);
+    const c = offset + p >= data.length || v === -Infinity ? BLANK : Number.isNaN(v) ? NAN_RGB : colour(v);
     img.data[4 * p] = c[0];
     img.data[4 * p + 1] = c[1];
     img.data[4 * p + 2] = c[2];
@@ -530,7 +530,7 @@ async function paintFilters(box, layer, onClick) {
       paintImage(cv, w.data.map((v) => 0.5 + v / (2 * (Math.max(Math.abs(lo), Math.abs(hi)) || 1))), f * per, 3, kh, kw);
       cv.style.width = `${kw * scale}px`;
     } else if (c <= 8) { // the c input channels side by side
-      const strip = new Float32Array(kh * (c * (kw + 1) - 1)).fill(NaN);
+      const strip = new Float32Array(kh * (c * (kw + 1) - 1)).fill(-Infinity);
       const sw = c * (kw + 1) - 1;
       for (let k = 0; k < c; k++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
         strip[i * sw + k * (kw + 1) + j] = w.data[f * per + k * kh * kw + i * kw + j];
@@ -829,7 +829,7 @@ function curve(cv, ys, every, perEpoch, points, name, fixed) {
   const vals = ys.concat(points.map((p) => p[1]).filter((v) => v !== undefined && v !== null));
   let [lo, hi] = fixed || range(Float32Array.from(vals));
   if (!fixed) lo = Math.min(0, lo);
-  const X = (step) => pad + (W - pad - 6) * step / Math.max(steps, perEpoch || 1);
+  const X = (step) => pad + (W - pad - 6) * step / Math.max(steps, 1);
   const Y = (v) => 6 + (H - pad - 6) * (1 - (v - lo) / ((hi - lo) || 1));
   ctx.fillText(fmt(hi, 2), 2, 12);
   ctx.fillText(fmt(lo, 2), 2, H - pad);
@@ -840,7 +840,7 @@ function curve(cv, ys, every, perEpoch, points, name, fixed) {
   ctx.stroke();
   ctx.fillStyle = "#2f6fdb";
   for (const [e, v] of points) {
-    if (v === undefined || v === null) continue;
+    if (v === undefined || v === null || e * perEpoch > steps) continue;
     ctx.beginPath();
     ctx.arc(X(e * perEpoch), Y(v), 4, 0, 2 * Math.PI);
     ctx.fill();
