@@ -65,7 +65,14 @@ def test_double_backward_matches_torch(case, rng, torch):
     tout = case.fn(torch, *txs)
     tgs = torch.autograd.grad(tout, [x for x in txs if x.requires_grad], tv, create_graph=True, allow_unused=True)
     ts = sum((g * torch.tensor(u)).sum() for g, u in zip(tgs, us) if g is not None)
-    theirs = torch.autograd.grad(ts, [t for t in [*txs, tv] if t.requires_grad], allow_unused=True)
+    if not isinstance(ts, torch.Tensor) or not ts.requires_grad:  # PyTorch's gradient is a constant (round's 0)
+        for a in ours:
+            assert a is None or not host(a.array).any(), "PyTorch's second derivative is zero; ours is not"
+        return
+    try:
+        theirs = torch.autograd.grad(ts, [t for t in [*txs, tv] if t.requires_grad], allow_unused=True)
+    except NotImplementedError as err:  # cdist: PyTorch has no double backward; gradgradcheck still checks ours
+        pytest.skip(f"PyTorch: {err}")
     shapes = [t.shape for t in [*xs, v] if t.requires_grad]
     for i, (a, b) in enumerate(zip(ours, theirs)):
         a = np.zeros(shapes[i]) if a is None else host(a.array)

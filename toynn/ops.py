@@ -64,6 +64,12 @@ def _dim(dim, ndim: int, op: str):
     return out[0] if isinstance(dim, int) else tuple(out)
 
 
+def _raw(x):
+    """The raw array of x (a Tensor when a backward records, else already an array): for masks and index constants
+    that must live on x's device."""
+    return x.array if isinstance(x, Tensor) else x
+
+
 def _expand_reduced(g, axis, keepdims: bool):
     """Put back the reduced axes of g (size 1) so that it broadcasts against the input."""
     if axis is None or keepdims:
@@ -941,12 +947,10 @@ class SetItem(Function):
         y[index] = v
         return y
 
-    def backward(self, g):
-        gx = None
-        if self.needs_input_grad[0]:
-            gx = g.copy()
-            gx[self.index] = 0
-        return gx, g[self.index] if self.needs_input_grad[1] else None
+    def backward(self, g):  # g with the written positions zeroed, and g at those positions
+        need = self.needs_input_grad
+        gx = SetItem.call(g, array_module(g).zeros_like(g[self.index]), index=self.index) if need[0] else None
+        return gx, GetItem.call(g, index=self.index) if need[1] else None
 
     def jvp(self, dx, dv):
         y = dx.copy()
@@ -1050,8 +1054,8 @@ class Cast(Function):
         self.dtype, self.out_dtype = x.dtype, dtype
         return x.astype(dtype)
 
-    def backward(self, g):
-        return g.astype(self.dtype)
+    def backward(self, g):  # the adjoint of a cast is the cast back
+        return Cast.call(g, dtype=self.dtype)
 
     def jvp(self, dx):
         return dx.astype(self.out_dtype)
@@ -1914,7 +1918,7 @@ class Prod(Function):
     def _others(self):  # prod_{j != i} x_j: exclusive running products from both ends, no division
         xp = array_module(self.x)
         x = self.x.reshape(-1) if self.axis is None else xp.moveaxis(self.x, self.axis, -1)  # (..., n)
-        one = xp.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+        one = xp.ones_like(x[..., :1])
         left = xp.cumprod(xp.concatenate([one, x[..., :-1]], -1), -1)
         right = xp.flip(xp.cumprod(xp.concatenate([one, xp.flip(x[..., 1:], -1)], -1), -1), -1)
         d = left * right
@@ -1988,8 +1992,8 @@ class Cumprod(Function):
 
     def _without(self, i):  # (..., n): the running products with x_i replaced by 1 (axis last)
         xp = array_module(self.x)
-        x = xp.moveaxis(self.x, self.axis, -1).copy()
-        x[..., i] = 1
+        x = xp.moveaxis(self.x, self.axis, -1)
+        x = xp.where(array_module(_raw(x)).arange(x.shape[-1]) == i, 1, x)  # x_i = 1, out of place
         return xp.cumprod(x, axis=-1)
 
     def backward(self, g):

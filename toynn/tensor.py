@@ -117,7 +117,10 @@ class Function:
             shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
             raise ShapeError(f"{cls.__name__}: {err} (input shapes {shapes})") from None
         if isinstance(y, np.generic):  # NumPy reductions return scalars; a Tensor holds an array
-            y = np.asarray(y)
+            scalar, y = y, np.asarray(y)
+            for name, value in vars(fn).items():  # a saved output (sqrt's y) is that array too, as _on_tensors needs
+                if value is scalar:
+                    setattr(fn, name, y)
         out = Tensor._wrap(y)
         if _Mode.forward_level and any(t.tangent is not None for t in inputs):
             out.tangent = _forward_tangent(fn, inputs, y)
@@ -1598,6 +1601,9 @@ def walk(roots, seeds, retain_graph: bool, create_graph: bool, capture=None, on_
             if create_graph and fn.piecewise_linear:
                 gs = _Transpose.apply(g, node=fn)
             elif create_graph:
+                from . import xp
+
+                xp.DEVICE = device_of(g.array)  # where the rule's constants (ones, eye) go
                 gs = _on_tensors(fn, t).backward(g)
             else:
                 gs = fn.backward(g)
@@ -1639,6 +1645,8 @@ def _on_tensors(fn: Function, out: Tensor) -> Function:
         t = tensors.get(id(value))
         if t is not None:
             setattr(view, name, t)
+        elif isinstance(value, (tuple, list)) and any(id(v) in tensors for v in value):  # inputs kept together
+            setattr(view, name, type(value)(tensors.get(id(v), v) for v in value))
     if hasattr(fn, "derived"):  # saved values computed from the inputs (softmax in a fused loss): as Tensors too
         for name, value in fn.derived(*fn.parents).items():
             setattr(view, name, value)

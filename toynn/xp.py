@@ -9,9 +9,14 @@ constant, for what has a zero derivative: sign, comparisons, masks).
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import ops
-from .backend import array_module
+from .backend import array_module, to_device
 from .tensor import Tensor
+
+# where constants made by a rule (ones, eye) go: the walk sets it to the device of the gradient it propagates
+DEVICE = "cpu"
 
 
 def _t(x) -> Tensor:
@@ -24,17 +29,37 @@ def _const(f, x) -> Tensor:
     return Tensor._wrap(f(array_module(a), a))
 
 
-exp, log, sqrt, sin, cos, tanh, abs, maximum, matmul = (
+exp, log, sqrt, sin, cos, tanh, sinh, cosh, abs, maximum, minimum, matmul = (
     ops.exp,
     ops.log,
     ops.sqrt,
     ops.sin,
     ops.cos,
     ops.tanh,
+    ops.sinh,
+    ops.cosh,
     ops.abs,
     ops.maximum,
+    ops.minimum,
     ops.matmul,
 )
+
+
+def _constant(array) -> Tensor:
+    return Tensor._wrap(to_device(array, DEVICE))
+
+
+def ones(shape, dtype=None) -> Tensor:
+    return _constant(np.ones(shape, dtype=dtype))
+
+
+def eye(n: int, dtype=None) -> Tensor:
+    return _constant(np.eye(n, dtype=dtype))
+
+
+def ones_like(x, dtype=None) -> Tensor:
+    a = _t(x).array
+    return Tensor._wrap(array_module(a).ones_like(a, dtype=dtype))
 
 
 def sign(x) -> Tensor:
@@ -94,3 +119,30 @@ def isfinite(x) -> Tensor:
 
 def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001  NumPy's name
     return ops.amax(_t(x), axis, keepdims)
+
+
+def moveaxis(x, source, destination) -> Tensor:
+    return ops.movedim(_t(x), source, destination)
+
+
+def flip(x, axis=None) -> Tensor:
+    x = _t(x)
+    return ops.flip(x, tuple(range(x.ndim)) if axis is None else axis)
+
+
+def cumsum(x, axis=None) -> Tensor:
+    x = _t(x)
+    return ops.cumsum(x.reshape(-1), 0) if axis is None else ops.cumsum(x, axis)
+
+
+def cumprod(x, axis=None) -> Tensor:
+    x = _t(x)
+    return ops.cumprod(x.reshape(-1), 0) if axis is None else ops.cumprod(x, axis)
+
+
+def stack(xs, axis: int = 0) -> Tensor:
+    return ops.stack(list(xs), axis)
+
+
+def einsum(equation: str, *operands, optimize=False) -> Tensor:  # noqa: ARG001  NumPy's keyword, a speed hint
+    return ops.einsum(equation, *operands)
