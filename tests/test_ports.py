@@ -239,12 +239,13 @@ class Run:
     folder: Path
 
 
-def _run(argv, cwd: Path, pythonpath: list[Path]) -> Run:
+def _run(argv, cwd: Path, pythonpath: list[Path], extra_env: dict | None = None) -> Run:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(str(p) for p in pythonpath),
         "OMP_NUM_THREADS": "1",  # the two runs share two cores with the test session
         "PYTHONHASHSEED": "0",
+        **(extra_env or {}),
     }
     env.pop("TOYNN_BACKEND", None)
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
@@ -268,21 +269,38 @@ def _torch_run(name: str, base: Path, data: Path) -> Run:
     return _run([sys.executable, str(PORTS / f"{name}.py")], folder, [SHIM])
 
 
-def _toynn_run(name: str, base: Path, data: Path, blocker: Path, init: Path) -> Run:
+def _toynn_run(name: str, base: Path, data: Path, blocker: Path, init: Path, backend: str) -> Run:
+    """The ported program on toynn. Under --backend numpy no GPU is visible to it (so a machine with CuPy still
+    runs it on the CPU); under fake, tests/fake_cupy.py is its CuPy and one (fake) GPU is there, so the programs
+    that pick "cuda" when torch.cuda.is_available() compute on it; under cupy, on the real GPU."""
     folder = _folder(base, f"{name}_toynn", data)
     program = folder / f"{name}.py"
     program.write_text(port_source((PORTS / f"{name}.py").read_text()))
     if init.exists():
         shutil.copy(init, folder / "init.pth")
-    return _run([sys.executable, str(program)], folder, [ROOT, blocker])
+    path, env = [ROOT, blocker], {}
+    if backend == "numpy":
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    elif backend == "fake":
+        (base / "fake_gpu").mkdir(exist_ok=True)
+        (base / "fake_gpu" / "sitecustomize.py").write_text(FAKE_GPU)
+        path.insert(1, base / "fake_gpu")
+    return _run([sys.executable, str(program)], folder, path, env)
+
+
+# run at the start of every Python process of a toynn run under --backend fake (worker processes too)
+FAKE_GPU = """import sys
+from tests import fake_cupy
+sys.modules["cupy"], sys.modules["cupyx"] = fake_cupy, fake_cupy.cupyx
+"""
 
 
 class Lanes:
     """The runs of the selected programs, all started at once on two lanes (the two cores); on a lane, a program's
     PyTorch run and then its toynn run (which reads the PyTorch run's init.pth). Each test waits for its result."""
 
-    def __init__(self, wanted: dict[str, bool], base: Path, data: Path, blocker: Path):
-        self.base, self.data, self.blocker = base, data, blocker
+    def __init__(self, wanted: dict[str, bool], base: Path, data: Path, blocker: Path, backend: str):
+        self.base, self.data, self.blocker, self.backend = base, data, blocker, backend
         self.torch = {name: Future() for name in wanted}
         self.toynn = {name: Future() for name in wanted}
         self.pool = ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1)))
@@ -293,7 +311,8 @@ class Lanes:
         reference = self._settle(self.torch[name], lambda: _torch_run(name, self.base, self.data))
         if with_toynn and reference is not None and reference.returncode == 0:
             init = reference.folder / "init.pth"
-            self._settle(self.toynn[name], lambda: _toynn_run(name, self.base, self.data, self.blocker, init))
+            run = lambda: _toynn_run(name, self.base, self.data, self.blocker, init, self.backend)  # noqa: E731
+            self._settle(self.toynn[name], run)
         else:
             self.toynn[name].set_result(None)
 
@@ -319,7 +338,8 @@ def lanes(request, tmp_path_factory, port_data, blocker):
         name = callspec.params.get("name") if callspec else None
         if item.module.__name__ == __name__ and name in PORTS_BY_NAME and _has_data(PORTS_BY_NAME[name], port_data):
             wanted[name] = wanted.get(name, False) or item.originalname == "test_program_ports_to_toynn"
-    lanes = Lanes(wanted, tmp_path_factory.mktemp("port_runs"), port_data, blocker)
+    backend = request.config.getoption("--backend")
+    lanes = Lanes(wanted, tmp_path_factory.mktemp("port_runs"), port_data, blocker, backend)
     yield lanes
     lanes.pool.shutdown(wait=True, cancel_futures=True)
 
@@ -346,6 +366,7 @@ def _lines(stdout: str, port: Port) -> list[str]:
     for line in stdout.splitlines():
         line = re.sub(r"\btoynn\b", "torch", line.rstrip())  # the library names itself in reprs: toynn.Size(...)
         line = DTYPE.sub(r"torch.\1", line)  # toynn's dtypes are NumPy's: int64 where PyTorch prints torch.int64
+        line = re.sub(r"\bcuda(:\d+)?\b", "cpu", line)  # PyTorch runs on the CPU; toynn may run on a GPU (--backend)
         if port.match and re.search(port.match, line) and not (port.ignore and re.search(port.ignore, line)):
             out.append(line)
     return out

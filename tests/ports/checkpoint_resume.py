@@ -72,14 +72,13 @@ print(f"saved at epoch {epoch}, loss {loss.item():.6f}, optimizer state for {len
 uninterrupted = [run_epoch(model, optimizer).item() for _ in range(5)]
 print("uninterrupted:", " ".join(f"{v:.6f}" for v in uninterrupted))
 
-model = TheModelClass()
+model = TheModelClass().to(device)  # on its device before the optimizer is built, so its state lands there too
 optimizer = optim.Adam(model.parameters(), lr=0.01)
 checkpoint = torch.load(PATH, map_location=device, weights_only=True)
 model.load_state_dict(checkpoint['model_state_dict'])
 optimizer.load_state_dict(checkpoint['optimizer_state_dict'])
 epoch = checkpoint['epoch']
 loss = checkpoint['loss']
-model.to(device)
 model.train()
 print(f"resumed from epoch {epoch}, loss {loss.item():.6f}")
 resumed = [run_epoch(model, optimizer).item() for _ in range(5)]
