@@ -70,7 +70,9 @@ class Port:
     match: a regex; the lines it finds must be the same in both runs, in number and in text, with every number
     within rtol/atol of its counterpart. quality: (regex with one number group, low, high): the last number the
     regex finds lies in [low, high] in each run. data: the shared data the program reads ("mnist", "cifar10").
+    ignore: a regex of lines left out of the comparison (their text differs by design, e.g. an object's address).
     needs: the toynn names the port still lacks; set, the toynn run is expected to fail (xfail, strict).
+    gpu: a regex the toynn run prints when it picked the GPU (checked under --backend fake and cupy).
     """
 
     name: str
@@ -81,6 +83,7 @@ class Port:
     data: tuple = ()
     ignore: str = ""
     needs: str = ""
+    gpu: str = ""
 
 
 ALL = r"."
@@ -105,6 +108,7 @@ PORT_LIST = [
     ),
     Port(
         "quickstart_mnist",
+        gpu=r"^Using cuda device",
         match=ALL,
         rtol=2e-4,
         atol=2e-6,
@@ -113,6 +117,7 @@ PORT_LIST = [
     ),
     Port(
         "bn_cnn_mnist",
+        gpu=r"^Using cuda device",
         match=r"^Using|^Initial test set|^lr now",
         rtol=1e-4,
         quality=((r"^Test set: .*\(([\d.]+)%\)", 70, 100), (r"^Reloaded test set: .*\(([\d.]+)%\)", 70, 100)),
@@ -120,6 +125,7 @@ PORT_LIST = [
     ),
     Port(
         "cifar_imagefolder",
+        gpu=r"^cuda:0$",
         match=r"training images|^Initial weights",
         rtol=1e-4,
         quality=(
@@ -167,6 +173,7 @@ PORT_LIST = [
     ),
     Port(
         "checkpoint_resume",
+        gpu=r"^device type: cuda",
         match=ALL,
         rtol=1e-4,
         atol=1e-6,
@@ -249,6 +256,8 @@ def _run(argv, cwd: Path, pythonpath: list[Path], extra_env: dict | None = None)
     }
     env.pop("TOYNN_BACKEND", None)
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    (cwd / "stdout.txt").write_text(proc.stdout)  # kept for a look after a failure
+    (cwd / "stderr.txt").write_text(proc.stderr)
     return Run(proc.returncode, proc.stdout, proc.stderr, cwd)
 
 
@@ -461,11 +470,13 @@ def _port_params():
 
 
 @pytest.mark.parametrize("name", _port_params())
-def test_program_ports_to_toynn(name, lanes, port_data):
+def test_program_ports_to_toynn(name, lanes, port_data, backend):
     port = PORTS_BY_NAME[name]
     reference = _result(lanes, "torch", name, port_data)
     _finished(reference, "PyTorch")
     run = _result(lanes, "toynn", name, port_data)
     _finished(run, "toynn")
+    if backend != "numpy" and port.gpu:
+        assert re.search(port.gpu, run.stdout, flags=re.MULTILINE), f"{name}: did not pick the GPU under {backend}"
     check_quality(run.stdout, port, "toynn")
     compare(reference.stdout, run.stdout, port)
