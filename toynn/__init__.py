@@ -7,7 +7,7 @@ folder owns: docs/architecture.md.
 import numpy as _np
 
 from . import _lazy, autodiff, data, linalg, nn, optim
-from .backend import get_default_dtype, set_default_dtype
+from .backend import device, get_default_dtype, set_default_dtype
 from .creation import (
     Generator,
     arange,
@@ -324,7 +324,18 @@ from .ops import (
     where,
     xlogy,
 )
-from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, set_printoptions
+from .tensor import (
+    Function,
+    Size,
+    Tensor,
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+    set_printoptions,
+)
 
 clip = clamp
 concat = concatenate = cat
@@ -343,5 +354,5 @@ __version__ = "0.1.0"
 _lazy.install()  # old module paths (toynn.manual, toynn.onnx, ...) still import, from their new homes
 
 
-def __getattr__(name):  # toynn.models, toynn.io, toynn.lecture ... load on first use (toynn/_lazy.py)
+def __getattr__(name):  # toynn.models, toynn.io, toynn.save, toynn.cuda ... load on first use (toynn/_lazy.py)
     return _lazy.attribute(__name__, name)

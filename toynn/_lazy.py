@@ -26,12 +26,19 @@ MODULES = {
     "toynn.autodiff.compare": "toynn.lecture.compare",
     "toynn.report_cli": "toynn.cli.report",
     "toynn.summary_cli": "toynn.cli.summary",
+    # PyTorch's spellings of the same modules (import toynn as torch; torch.utils.data.DataLoader)
+    "toynn.utils.data": "toynn.data",
+    "toynn.utils.data.dataloader": "toynn.data.loader",
+    "toynn.utils.data.dataset": "toynn.data.dataset",
 }
 # functions that package __init__s used to re-export from a module that moved out of the library
 ATTRIBUTES = {
     ("toynn.autodiff", "compare"): ("toynn.lecture.compare", "compare"),
     ("toynn.autodiff", "cost_sweep"): ("toynn.lecture.compare", "cost_sweep"),
     ("toynn.autodiff", "step_size_study"): ("toynn.lecture.compare", "step_size_study"),
+    # toynn.save / toynn.load live in toynn.io (above nn), so `import toynn` does not load them
+    ("toynn", "save"): ("toynn.io.serialization", "save"),
+    ("toynn", "load"): ("toynn.io.serialization", "load"),
 }
 
 
@@ -49,10 +56,11 @@ def attribute(package: str, name: str):
 
 
 def new_name(fullname: str) -> str | None:
-    """The new path of an old module path (toynn.vision.topk -> toynn.lecture.vision.topk), or None."""
-    for old, new in MODULES.items():
+    """The new path of an old module path (toynn.vision.topk -> toynn.lecture.vision.topk), or None. The longest
+    old path that matches wins (toynn.utils.data.dataset before toynn.utils.data)."""
+    for old in sorted(MODULES, key=len, reverse=True):
         if fullname == old or fullname.startswith(old + "."):
-            return new + fullname[len(old) :]
+            return MODULES[old] + fullname[len(old) :]
     return None
 
 

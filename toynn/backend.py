@@ -37,13 +37,81 @@ def array_module(*arrays):
 
 def has_cupy() -> bool:
     """True when CuPy is importable and sees a GPU."""
+    return cuda_device_count() > 0
+
+
+# the device types PyTorch's parser knows; toynn computes on 'cpu' and 'cuda', the others can only be named
+_DEVICE_TYPES = (
+    "cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia", "xla", "lazy",
+    "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone",
+)  # fmt: skip
+
+
+class device:  # noqa: N801  PyTorch's name
+    """Where a tensor lives, as PyTorch's torch.device: device("cuda"), device("cuda:0"), device("cuda", 0).
+
+    .type is "cpu" or "cuda" (other PyTorch types are accepted, but moving data there raises); .index is the
+    device number or None. str gives "cuda:0", repr "device(type='cuda', index=0)"; equal when type and index are.
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index: int | None = None):  # noqa: A002  PyTorch's argument name
+        if isinstance(type, device):
+            type, index = type.type, type.index if index is None else index
+        elif isinstance(type, int) and not isinstance(type, bool):  # device(0): the accelerator's device 0
+            if not has_cupy():
+                raise RuntimeError("device(0): an integer names an accelerator device, but none is available")
+            type, index = "cuda", type
+        elif not isinstance(type, str):
+            raise TypeError(f"device(): expected a str, a device or an int; got {type.__class__.__name__}")
+        else:
+            name, sep, number = type.partition(":")
+            if name not in _DEVICE_TYPES:
+                raise RuntimeError(
+                    f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start of device string: {type}"
+                )
+            if sep:
+                if not number.isdigit() or index is not None:
+                    raise RuntimeError(f"Invalid device string: {type!r}")
+                index = int(number)
+            type = name
+        if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
+            raise RuntimeError(f"Device index must not be negative; got {index!r}")
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "index", index)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"device.{name} is read-only")
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{index})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, device):
+            return NotImplemented  # NOTE: device("cpu") == "cpu" is False, as in PyTorch
+        return (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return device, (self.type, self.index)
+
+
+def cuda_device_count() -> int:
+    """How many GPUs CuPy sees (0 without CuPy or a driver)."""
     cp = _cupy()
     if cp is None:
-        return False
+        return 0
     try:
-        return cp.cuda.runtime.getDeviceCount() > 0
+        return int(cp.cuda.runtime.getDeviceCount())
     except Exception:  # no driver, no device: CuPy imports but cannot run
-        return False
+        return 0
 
 
 def device_of(array) -> str:
@@ -52,14 +120,15 @@ def device_of(array) -> str:
 
 
 def to_device(array, device: str):
-    """Copy an array to 'cpu' (NumPy) or 'cuda' (CuPy); no copy when it is already there."""
+    """Copy an array to 'cpu' (NumPy) or 'cuda' (CuPy); no copy when it is already there. A toynn.device works too."""
     device = str(device)
     if device.startswith("cuda"):
         cp = _cupy()
         if cp is None:
             raise RuntimeError("device 'cuda' needs CuPy: pip install cupy-cuda12x (or the build for your CUDA)")
         return cp.asarray(array)
-    if device != "cpu":  # NOTE: a RuntimeError, as PyTorch's; Function.apply would rename a ValueError a ShapeError
+    # NOTE: a RuntimeError, as PyTorch's; Function.apply would rename a ValueError a ShapeError
+    if device not in ("cpu", "cpu:0"):
         raise RuntimeError(
             f"device {device!r} is not supported: toynn runs on 'cpu' (NumPy) and 'cuda' (NVIDIA GPUs, with CuPy)"
         )

@@ -632,7 +632,7 @@ def argmin(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=No
 
 def _check_nonempty(x: Tensor, op: str) -> None:
     if x.array.size == 0:
-        raise ShapeError(f"{op}: the input is empty (shape {x.shape})")
+        raise ShapeError(f"{op}: the input is empty (shape {tuple(x.shape)})")
 
 
 class LogSumExp(Function):
@@ -731,11 +731,13 @@ def matmul(a, b) -> Tensor:
     """a @ b with NumPy/PyTorch semantics: 1-D operands are vectors, batch dims broadcast."""
     a, b = _operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"matmul: both arguments need at least 1 dimension; got shapes {a.shape} and {b.shape}")
+        raise ShapeError(
+            f"matmul: both arguments need at least 1 dimension; got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     ka, kb = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
     if ka != kb:
         raise ShapeError(
-            f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: the first has {ka} columns "
+            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied: the first has {ka} columns "
             f"but the second has {kb} rows"
         )
     if a.ndim == 1 and b.ndim == 1:
@@ -779,7 +781,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
     n = x.array.size
     bad = shape.count(-1) > 1 or (-1 in shape and (known == 0 or n % known)) or (-1 not in shape and known != n)
     if bad:
-        raise ShapeError(f"reshape: shape {shape} is invalid for a tensor of shape {x.shape} ({n} elements)")
+        raise ShapeError(f"reshape: shape {shape} is invalid for a tensor of shape {tuple(x.shape)} ({n} elements)")
     if -1 in shape:
         shape = tuple(n // known if s == -1 else s for s in shape)
     return Reshape.apply(x, shape=shape)
@@ -803,12 +805,12 @@ def permute(x: Tensor, *dims) -> Tensor:
     """Reorder dimensions: out.shape[i] = x.shape[dims[i]]."""
     dims = _shape_arg(dims)
     if len(dims) != x.ndim:
-        raise ShapeError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
+        raise ShapeError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {tuple(x.shape)}")
     for d in dims:
         if not -x.ndim <= d < x.ndim:
             raise IndexError(f"permute: dim {d} is out of range for a tensor with {x.ndim} dimensions")
     if sorted(d % x.ndim for d in dims) != list(range(x.ndim)):
-        raise ShapeError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
+        raise ShapeError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {tuple(x.shape)}")
     return Permute.apply(x, dims=tuple(d % x.ndim for d in dims))
 
 
@@ -867,7 +869,7 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     except ValueError:
         ok = False
     if not ok:
-        raise ShapeError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}")
+        raise ShapeError(f"broadcast_to: shape {tuple(x.shape)} cannot be broadcast to {shape}")
     return Expand.apply(x, shape=shape)
 
 
@@ -935,7 +937,7 @@ def getitem(x: Tensor, index) -> Tensor:
     try:
         return GetItem.apply(x, index=index)
     except IndexError as err:
-        raise IndexError(f"getitem: {err} (tensor shape {x.shape})") from None
+        raise IndexError(f"getitem: {err} (tensor shape {tuple(x.shape)})") from None
 
 
 class SetItem(Function):
@@ -982,7 +984,9 @@ def pad_widths(op: str, x: Tensor, pad) -> tuple[tuple[int, int], ...]:
     checked for ops.pad and conv.pad_nd alike."""
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ShapeError(f"{op}: pad must have an even length of at most 2*{x.ndim}; got {pad} for shape {x.shape}")
+        raise ShapeError(
+            f"{op}: pad must have an even length of at most 2*{x.ndim}; got {pad} for shape {tuple(x.shape)}"
+        )
     if builtins.min(pad, default=0) < 0:
         raise ValueError(f"{op}: negative padding is not supported; got {pad}")
     widths = [(0, 0)] * x.ndim
@@ -1027,7 +1031,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
         mismatch = builtins.any(a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != axis)
         if t.ndim != first.ndim or mismatch:
             raise ShapeError(
-                f"cat: tensor {i} has shape {t.shape} but tensor 0 has shape {first.shape}; "
+                f"cat: tensor {i} has shape {tuple(t.shape)} but tensor 0 has shape {tuple(first.shape)}; "
                 f"all dimensions except dim={dim} must match"
             )
     dtype = np.result_type(*[t.dtype for t in tensors])
@@ -1041,7 +1045,9 @@ def stack(tensors, dim: int = 0) -> Tensor:
         raise ValueError("stack: expected a non-empty list of tensors")
     for i, t in enumerate(tensors[1:], 1):
         if t.shape != tensors[0].shape:
-            raise ShapeError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has shape {tensors[0].shape}")
+            raise ShapeError(
+                f"stack: tensor {i} has shape {tuple(t.shape)} but tensor 0 has shape {tuple(tensors[0].shape)}"
+            )
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 
@@ -1113,7 +1119,7 @@ def compare(a, b, how: str) -> Tensor:
     try:
         return Tensor._wrap(getattr(a.array, _COMPARE[how])(b.array))
     except ValueError as err:
-        raise ShapeError(f"{how}: {err} (shapes {a.shape} and {b.shape})") from None
+        raise ShapeError(f"{how}: {err} (shapes {tuple(a.shape)} and {tuple(b.shape)})") from None
 
 
 # =============================================================================================

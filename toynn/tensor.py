@@ -7,11 +7,14 @@ reverse topological order, as in the lecture's "Backward Computation".
 from __future__ import annotations
 
 import copy
+import functools
+import weakref
 from collections.abc import Callable
 
 import numpy as np
 
 from .backend import array_module, device_of, get_default_dtype, to_device
+from .backend import device as _device  # the class; `device` is an argument name below
 from .errors import ShapeError
 
 # ---------------------------------------------------------------------------------------------
@@ -21,6 +24,7 @@ from .errors import ShapeError
 class _Mode:
     grad_enabled = True
     forward_level = 0  # > 0 while a jvp() is running: Function.apply then propagates tangents
+    inference = False  # inside inference_mode(): grad is off, and is_inference_mode_enabled() says so
 
 
 def is_grad_enabled() -> bool:
@@ -67,6 +71,45 @@ class no_grad(set_grad_enabled):
         self.prev = _Mode.grad_enabled
         _Mode.grad_enabled = False
         return self
+
+
+class inference_mode:
+    """PyTorch's inference_mode: no graph is recorded inside (as no_grad, which is all toynn needs for speed).
+
+    A context manager and a decorator, with or without parentheses; inference_mode(False) leaves grad mode alone.
+    """
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # bare @inference_mode on a function
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self.prev = _Mode.grad_enabled, _Mode.inference
+        _Mode.inference = self.mode
+        if self.mode:
+            _Mode.grad_enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        _Mode.grad_enabled, _Mode.inference = self.prev
+
+    def __call__(self, func):
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    return _Mode.inference
 
 
 class enable_grad(set_grad_enabled):
@@ -143,6 +186,36 @@ class Function:
     def __repr__(self):
         return f"<{type(self).__name__}Backward>"
 
+    @property
+    def next_functions(self) -> tuple:
+        """PyTorch's grad_fn.next_functions: one (node, 0) per input: the node that made it, an AccumulateGrad
+        for a leaf that requires grad, or None for a constant."""
+        return tuple((_node_of(p), 0) for p in self.parents)
+
+
+class AccumulateGrad:
+    """The node that writes a leaf's .grad, as PyTorch's: grad_fn.next_functions reaches it; .variable is the leaf."""
+
+    next_functions = ()
+    _of_leaf: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id(leaf) -> its node, one per leaf
+
+    def __init__(self, variable: Tensor):
+        self.variable = variable
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+
+def _node_of(t: Tensor):
+    if t._ctx is not None:
+        return t._ctx
+    if not t._requires_grad:
+        return None
+    node = AccumulateGrad._of_leaf.get(id(t))
+    if node is None or node.variable is not t:  # NOTE: the node holds its leaf, so a live node's id is its leaf's
+        node = AccumulateGrad._of_leaf[id(t)] = AccumulateGrad(t)
+    return node
+
 
 def _forward_tangent(fn, inputs, y):
     """Forward mode: a missing tangent is a zero, so jvp rules never branch on None.
@@ -188,6 +261,40 @@ class _Freed(Function):
 
 # ---------------------------------------------------------------------------------------------
 # Tensor
+
+
+class Size(tuple):
+    """A tensor's shape, as PyTorch's torch.Size: a tuple of ints that prints as toynn.Size([2, 3])."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"toynn.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def numel(self) -> int:
+        """The number of elements a tensor of this shape holds (1 for ())."""
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    # slicing and concatenation stay a Size, as PyTorch's
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other)) if isinstance(other, tuple) else NotImplemented
+
+    def __radd__(self, other):
+        return Size(tuple.__add__(other, self)) if isinstance(other, tuple) else NotImplemented
+
+    def __mul__(self, n):
+        return Size(tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
 
 
 _PRINT = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None}
@@ -287,8 +394,8 @@ class Tensor:
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
     @property
-    def shape(self) -> tuple:
-        return self.array.shape
+    def shape(self) -> Size:
+        return Size(self.array.shape)
 
     @property
     def ndim(self) -> int:
@@ -315,7 +422,7 @@ class Tensor:
         return ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
 
     def size(self, dim: int | None = None):
-        return self.shape if dim is None else self.shape[dim]
+        return Size(self.array.shape) if dim is None else self.array.shape[dim]
 
     def dim(self) -> int:
         return self.ndim
@@ -346,9 +453,15 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
+    def __format__(self, format_spec: str) -> str:
+        """f"{loss:.4f}": a 0-d tensor formats as its number; others only with an empty spec, as in PyTorch."""
+        if self.array.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def __bool__(self) -> bool:
         if self.array.size != 1:
-            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+            raise RuntimeError(f"the truth value of a tensor of shape {tuple(self.shape)} is ambiguous")
         return bool(self.array)
 
     def __float__(self) -> float:
@@ -371,7 +484,7 @@ class Tensor:
 
     def item(self):
         if self.array.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted; got shape {self.shape}")
+            raise ValueError(f"item(): only one-element tensors can be converted; got shape {tuple(self.shape)}")
         return self.array.reshape(()).item()
 
     def tolist(self):
@@ -388,9 +501,10 @@ class Tensor:
         return self
 
     def to(self, *args, dtype=None, device=None) -> Tensor:
-        """to(dtype), to(device) or to(device, dtype); returns self when nothing changes."""
+        """to(dtype), to(device) or to(device, dtype); returns self when nothing changes. A device is a str or a
+        toynn.device."""
         for a in args:
-            if isinstance(a, str):
+            if isinstance(a, (str, _device)):
                 device = a
             else:
                 dtype = a
@@ -1557,7 +1671,7 @@ def _seed(root: Tensor, grad, op: str, create_graph: bool):
     if grad is None:
         if root.array.size != 1:
             raise ShapeError(
-                f"{op} on a tensor of shape {root.shape} needs a gradient of that shape; "
+                f"{op} on a tensor of shape {tuple(root.shape)} needs a gradient of that shape; "
                 "or reduce it first with .sum() or .mean()"
             )
         seed = xp.ones_like(root.array)
@@ -1568,7 +1682,9 @@ def _seed(root: Tensor, grad, op: str, create_graph: bool):
             seed = grad.array if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.dtype)
             seed = seed.copy()  # NOTE: it may reach a leaf's .grad, which must not alias the caller's array
         if seed.shape != root.shape:
-            raise ShapeError(f"{op}: gradient has shape {tuple(seed.shape)} but the tensor has shape {root.shape}")
+            raise ShapeError(
+                f"{op}: gradient has shape {tuple(seed.shape)} but the tensor has shape {tuple(root.shape)}"
+            )
     return Tensor._wrap(seed) if create_graph and not isinstance(seed, Tensor) else seed
 
 
@@ -1617,7 +1733,7 @@ def walk(roots, seeds, retain_graph: bool, create_graph: bool, capture=None, on_
                 if isinstance(gp, np.generic):  # NumPy's 0-d arithmetic gives scalars; a gradient is an array
                     gp = np.asarray(gp)
                 assert tuple(gp.shape) == parent.array.shape, (
-                    f"{type(fn).__name__}.backward gave grad {tuple(gp.shape)} for input {parent.shape}"
+                    f"{type(fn).__name__}.backward gave grad {tuple(gp.shape)} for input {tuple(parent.shape)}"
                 )
                 if on_increment is not None:
                     on_increment(t, parent, gp)
@@ -1693,12 +1809,12 @@ def _check_versions(fn: Function, out: Tensor) -> None:
         if p._version != v:
             raise RuntimeError(
                 f"one of the tensors needed for gradient computation has been modified by an "
-                f"in-place operation: input {i} of {type(fn).__name__} (shape {p.shape}) is at "
+                f"in-place operation: input {i} of {type(fn).__name__} (shape {tuple(p.shape)}) is at "
                 f"version {p._version}; expected version {v}. Compute the new value out of place instead"
             )
     if fn.saves_output and out._version != fn.out_version:
         raise RuntimeError(
-            f"the output of {type(fn).__name__} (shape {out.shape}) was modified by an in-place "
+            f"the output of {type(fn).__name__} (shape {tuple(out.shape)}) was modified by an in-place "
             "operation, but its backward needs it"
         )
 

@@ -15,7 +15,7 @@ def jvp(f, primals, tangents):
     inputs = []
     for p, t in zip(primals, tangents):
         if t.shape != p.shape:
-            raise ValueError(f"jvp: tangent of shape {t.shape} for a primal of shape {p.shape}")
+            raise ValueError(f"jvp: tangent of shape {tuple(t.shape)} for a primal of shape {tuple(p.shape)}")
         x = Tensor._wrap(p.array)
         x.tangent = t.array if isinstance(t, Tensor) else t
         inputs.append(x)

@@ -109,7 +109,7 @@ def _check_full(f, inputs, checked, eps, atol, rtol) -> None:
                 r, c = np.unravel_index(err.argmax(), err.shape)
                 where = tuple(int(k) for k in np.unravel_index(c, x.shape))
                 raise AssertionError(
-                    f"Jacobian mismatch for output {o} with respect to input {i} (shape {x.shape}): "
+                    f"Jacobian mismatch for output {o} with respect to input {i} (shape {tuple(x.shape)}): "
                     f"{len(bad)} of {err.size} entries differ; worst at output element {int(r)}, input element "
                     f"{where}: numerical {num[o][i][r, c]:.10g}, analytical "
                     f"{ana[o][i][r, c]:.10g} (|diff| {err[r, c]:.3g}, atol {atol}, rtol {rtol})"

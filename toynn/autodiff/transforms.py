@@ -83,7 +83,7 @@ def value_and_grad(f, argnums=0):
         with enable_grad():
             out = f(*args)
         if not isinstance(out, Tensor) or out.array.size != 1:
-            shape = out.shape if isinstance(out, Tensor) else type(out).__name__
+            shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
             raise ShapeError(f"grad: f must return a one-element Tensor; got {shape}. Use jacrev or vjp instead")
         grads = _pullback(out, wrt)(None, retain_graph=False)
         return out.detach(), _one(grads, argnums)
@@ -111,7 +111,7 @@ def vjp(f, *primals):
     def vjp_fn(cotangent):
         v = cotangent.array if isinstance(cotangent, Tensor) else array_module(out.array).asarray(cotangent)
         if v.shape != out.shape:
-            raise ShapeError(f"vjp: cotangent has shape {v.shape} but f's output has shape {out.shape}")
+            raise ShapeError(f"vjp: cotangent has shape {tuple(v.shape)} but f's output has shape {tuple(out.shape)}")
         return pull(v, retain_graph=True)
 
     return out.detach(), vjp_fn

@@ -1,5 +1,6 @@
-"""torch.autograd's names: grad (gradients as values, optionally differentiable again), backward, and functional
-(hvp, vhp, hessian, jacobian). The walk itself is tensor.walk; the transforms in JAX's style are toynn.autodiff."""
+"""torch.autograd's names: grad (gradients as values, optionally differentiable again), backward, functional
+(hvp, vhp, hessian) and the deprecated Variable. The walk itself is tensor.walk; the transforms in JAX's style
+are toynn.autodiff."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from ..errors import ShapeError
 from ..tensor import Tensor, _seed, enable_grad, no_grad, set_grad_enabled, walk
 from . import functional
 
-__all__ = ["backward", "enable_grad", "functional", "grad", "no_grad", "set_grad_enabled"]
+__all__ = ["Variable", "backward", "enable_grad", "functional", "grad", "no_grad", "set_grad_enabled"]
 
 
 def _tuple(x, name: str) -> tuple:
@@ -85,3 +86,21 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     )
     seeds = [_seed(t, g, "autograd.backward", create_graph) for t, g in zip(tensors, grads)]
     walk(list(tensors), seeds, create_graph if retain_graph is None else retain_graph, create_graph)
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, other) -> bool:
+        return isinstance(other, Tensor)  # as PyTorch: every tensor is a Variable
+
+
+class Variable(metaclass=_VariableMeta):
+    """Deprecated PyTorch wrapper: Variable(t) is t itself, Variable(t, requires_grad=True) a leaf sharing t's memory
+    that requires grad. Write the tensor directly instead."""
+
+    def __new__(cls, data=None, requires_grad: bool = False, volatile: bool = False):
+        if data is None:
+            return Tensor([])
+        t = data if isinstance(data, Tensor) else Tensor(data)
+        if requires_grad and not t.requires_grad:
+            t = t.detach().requires_grad_(True)
+        return t

@@ -39,7 +39,7 @@ def separate(kernel, rtol: float = 1e-12) -> Separable:
     """
     k = _array(kernel)
     if k.ndim != 2 or k.size == 0:
-        raise ValueError(f"separate: kernel must be a non-empty 2-D array; got shape {k.shape}")
+        raise ValueError(f"separate: kernel must be a non-empty 2-D array; got shape {tuple(k.shape)}")
     s = np.linalg.svd(k, compute_uv=False)
     exact = s[0] == 0 or (len(s) < 2 or s[1] <= rtol * s[0])
     if exact:
@@ -70,7 +70,7 @@ def conv_matrix(kernel, input_size, stride=1, padding=0, dilation=1, sparse: boo
     """
     k = _array(kernel)
     if k.ndim != 2:
-        raise ValueError(f"conv_matrix: kernel must be 2-D (KH, KW), one channel; got shape {k.shape}")
+        raise ValueError(f"conv_matrix: kernel must be 2-D (KH, KW), one channel; got shape {tuple(k.shape)}")
     op = "conv_matrix"
     (H, W), (sh, sw) = ntuple(input_size, 2, "input_size", op), ntuple(stride, 2, "stride", op)
     (ph, pw), (dh, dw) = ntuple(padding, 2, "padding", op), ntuple(dilation, 2, "dilation", op)

@@ -48,9 +48,9 @@ class Perceptron(nn.Module):
         xs = np.asarray(to_device(x.array, "cpu") if isinstance(x, Tensor) else x, dtype=np.float64)
         ys = np.asarray(to_device(y.array, "cpu") if isinstance(y, Tensor) else y)
         if xs.ndim != 2 or xs.shape[1] != self.in_features:
-            raise ShapeError(f"Perceptron.fit: x must be (N, {self.in_features}); got {xs.shape}")
+            raise ShapeError(f"Perceptron.fit: x must be (N, {self.in_features}); got {tuple(xs.shape)}")
         if ys.shape != (len(xs),) or not np.isin(ys, (0, 1)).all():
-            raise ValueError(f"Perceptron.fit: y must be {len(xs)} labels in {{0, 1}}; got shape {ys.shape}")
+            raise ValueError(f"Perceptron.fit: y must be {len(xs)} labels in {{0, 1}}; got shape {tuple(ys.shape)}")
         w, b = to_device(self.weight.array, "cpu").astype(np.float64), float(self.bias.array)
         mistakes = []
         for _ in range(epochs):

@@ -39,7 +39,8 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     """fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field (weights (O, I, k...))."""
     if tensor.ndim < 2:
         raise ValueError(
-            f"Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (shape {tensor.shape})"
+            f"Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (shape "
+            f"{tuple(tensor.shape)})"
         )
     receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
@@ -107,7 +108,7 @@ def ones_(tensor: Tensor) -> Tensor:
 def eye_(tensor: Tensor) -> Tensor:
     """The identity matrix in a 2-D tensor (keeps a linear layer's input)."""
     if tensor.ndim != 2:
-        raise ValueError(f"eye_: only tensors with 2 dimensions are supported; got shape {tensor.shape}")
+        raise ValueError(f"eye_: only tensors with 2 dimensions are supported; got shape {tuple(tensor.shape)}")
     tensor.array[...] = 0
     n = min(tensor.shape)
     tensor.array[range(n), range(n)] = 1

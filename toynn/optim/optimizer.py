@@ -84,7 +84,7 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: optimizer can only optimize Tensors, but one of the params is {type(p)}")
             if not p.is_leaf:
-                raise ValueError(f"{name}: can't optimize a non-leaf Tensor (shape {p.shape}); use .detach()")
+                raise ValueError(f"{name}: can't optimize a non-leaf Tensor (shape {tuple(p.shape)}); use .detach()")
         group = {**self.defaults, **param_group, "params": params}
         self._check_hyperparameters(group)
         seen = {id(q) for g in self.param_groups for q in g["params"]}
