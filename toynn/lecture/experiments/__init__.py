@@ -21,4 +21,13 @@ EXPERIMENTS = {
     "curvature": curvature,
 }
 
-__all__ = ["EXPERIMENTS", "Result", "ablation", "curvature", "loss_surface", "pooling_vs_strided", "saturation", "separable"]
+__all__ = [
+    "EXPERIMENTS",
+    "Result",
+    "ablation",
+    "curvature",
+    "loss_surface",
+    "pooling_vs_strided",
+    "saturation",
+    "separable",
+]

@@ -130,7 +130,7 @@ def curvature(
         model = seeded(seed, two_layer_net, int(np.prod(d.input_shape)), d.num_classes, s["hidden"], act)
         params = list(model.parameters())
 
-        def loss_fn():
+        def loss_fn(model=model):
             return F.cross_entropy(model(x), y)
 
         for point in ("initial", "trained"):
