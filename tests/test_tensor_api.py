@@ -661,3 +661,23 @@ def test_set_printoptions_as_torch(torch):
     finally:
         toynn.set_printoptions(profile="default")
         torch.set_printoptions(profile="default")
+
+
+def test_out_writes_the_result_into_a_given_tensor(torch):
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(3.0) + 1
+    for op, args in (("matmul", (a, a.T)), ("mul", (a, b)), ("add", (a, b)), ("sub", (a, b)), ("div", (a, b))):
+        ours, theirs = (
+            toynn.empty(*np.broadcast_shapes(a.shape, b.shape) if op != "matmul" else (2, 2), dtype=toynn.float64),
+            None,
+        )
+        got = getattr(toynn, op)(*[toynn.tensor(x) for x in args], out=ours)
+        theirs = torch.empty(tuple(ours.shape), dtype=torch.float64)
+        getattr(torch, op)(*[torch.tensor(x) for x in args], out=theirs)
+        assert got is ours
+        np.testing.assert_array_equal(host(ours), theirs.numpy())
+    small = toynn.empty(1)
+    toynn.mul(toynn.tensor(a), 2.0, out=small)  # another shape: out takes the result's, as PyTorch (with a warning)
+    assert small.shape == (2, 3)
+    np.testing.assert_allclose(toynn.add(toynn.tensor(a), toynn.tensor(b), alpha=2).numpy(), a + 2 * b)
+    with pytest.raises(RuntimeError, match="out=.*automatic differentiation"):
+        toynn.mul(toynn.tensor(a, requires_grad=True), 2.0, out=toynn.empty(2, 3))

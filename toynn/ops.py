@@ -37,6 +37,26 @@ def _tensor(x, like: Tensor | None = None) -> Tensor:
     return Tensor(xp.asarray(x) if isinstance(x, xp.ndarray) else x)
 
 
+def _out(result: Tensor, out, op: str) -> Tensor:
+    """PyTorch's out=: the result written into out (which takes the result's shape if it had another) and returned.
+    Like PyTorch, refused when the result would need a gradient: out= is not differentiable."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}: out must be a Tensor; got {type(out).__name__}")
+    if result.requires_grad:
+        raise RuntimeError(
+            f"{op}(): functions with out=... arguments don't support automatic differentiation, but one of the "
+            "arguments requires grad"
+        )
+    if out.shape == result.shape:
+        out.array[...] = result.array
+    else:
+        out.array = result.array.astype(out.dtype, copy=True)
+    out._version += 1
+    return out
+
+
 def _operands(a, b) -> tuple[Tensor, Tensor]:
     """Both operands as Tensors with PyTorch's promotion: an integer meeting a float becomes float."""
     a = _tensor(a, b if isinstance(b, Tensor) else None)
@@ -92,9 +112,9 @@ class Add(Function):
         return dx + dy
 
 
-def add(a, b) -> Tensor:
-    """a + b, broadcasting."""
-    return Add.apply(*_operands(a, b))
+def add(a, b, *, alpha=1, out=None) -> Tensor:
+    """a + alpha * b, broadcasting."""
+    return _out(Add.apply(*_operands(a, b if alpha == 1 else mul(b, alpha))), out, "add")
 
 
 class Sub(Function):
@@ -108,9 +128,9 @@ class Sub(Function):
         return dx - dy
 
 
-def sub(a, b) -> Tensor:
-    """a - b, broadcasting."""
-    return Sub.apply(*_operands(a, b))
+def sub(a, b, *, alpha=1, out=None) -> Tensor:
+    """a - alpha * b, broadcasting."""
+    return _out(Sub.apply(*_operands(a, b if alpha == 1 else mul(b, alpha))), out, "sub")
 
 
 class Mul(Function):
@@ -127,9 +147,9 @@ class Mul(Function):
         return dx * self.y + self.x * dy
 
 
-def mul(a, b) -> Tensor:
+def mul(a, b, *, out=None) -> Tensor:
     """a * b elementwise, broadcasting."""
-    return Mul.apply(*_operands(a, b))
+    return _out(Mul.apply(*_operands(a, b)), out, "mul")
 
 
 class Div(Function):
@@ -146,14 +166,14 @@ class Div(Function):
         return dx / self.y - self.x * dy / (self.y * self.y)
 
 
-def div(a, b, *, rounding_mode=None) -> Tensor:
+def div(a, b, *, rounding_mode=None, out=None) -> Tensor:
     """a / b, true division (integers give floats, as in PyTorch); rounding_mode 'trunc' or 'floor' rounds it."""
     a, b = _operands(a, b)
     if rounding_mode is not None:
-        return _rounded_div(a, b, rounding_mode)
+        return _out(_rounded_div(a, b, rounding_mode), out, "div")
     if a.dtype.kind != "f":
         a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
-    return Div.apply(a, b)
+    return _out(Div.apply(a, b), out, "div")
 
 
 class Pow(Function):
@@ -727,8 +747,12 @@ class MatMul(Function):
         return (dx @ self.w if t[0] else 0) + (self.x @ dw if t[1] else 0)
 
 
-def matmul(a, b) -> Tensor:
+def matmul(a, b, *, out=None) -> Tensor:
     """a @ b with NumPy/PyTorch semantics: 1-D operands are vectors, batch dims broadcast."""
+    return _out(_matmul(a, b), out, "matmul")
+
+
+def _matmul(a, b) -> Tensor:
     a, b = _operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(
