@@ -661,3 +661,11 @@ def test_set_printoptions_as_torch(torch):
     finally:
         toynn.set_printoptions(profile="default")
         torch.set_printoptions(profile="default")
+
+
+@pytest.mark.parametrize("start,end,steps", [(-3, 3, 120), (0.1, 7.3, 33), (5, -1, 11), (0, 1, 1000), (-1e3, 7, 333)])
+def test_linspace_equals_torch_bit_for_bit(start, end, steps, torch):
+    """Training programs start from torch.linspace data: a last-bit difference grows in a chaotic loop."""
+    assert host(toynn.linspace(start, end, steps)).tolist() == torch.linspace(start, end, steps).tolist()
+    ints = toynn.linspace(start, end, steps, dtype=toynn.int64)
+    assert host(ints).tolist() == torch.linspace(start, end, steps, dtype=torch.int64).tolist()
