@@ -101,8 +101,8 @@ def test_lenet_step_same_with_and_without_kernels(both_paths):
 )
 def test_sgd_fused_update_equals_numpy(both_paths, rng, dtype, kw):
     # 3 steps: the first creates the buffer (NumPy either way), the next two run the fused kernel; a big parameter
-    # (2^20 + 3 values) is split across threads, a 0-d one takes NumPy's path
-    shapes = [(5, 7), (1 << 20) + 3, ()]
+    # (2^20 + 3 values) is split across threads, small ones (under sgd.FUSED_MIN_SIZE) take NumPy's path
+    shapes = [(300, 301), (1 << 20) + 3, (5, 7), ()]
     start = [rng.standard_normal(s).astype(dtype) for s in shapes]
     grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(3)]
 
@@ -126,7 +126,7 @@ def test_sgd_fused_update_equals_numpy(both_paths, rng, dtype, kw):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sgd_fused_update_matches_torch(torch, rng, dtype):
     """The fused path (when on; NumPy's otherwise) against PyTorch's SGD."""
-    a = rng.standard_normal((30, 20)).astype(dtype)
+    a = rng.standard_normal((300, 301)).astype(dtype)  # over sgd.FUSED_MIN_SIZE: the fused path
     p, q = toynn.tensor(a.copy(), requires_grad=True), torch.tensor(a.copy(), requires_grad=True)
     opt, ref = (
         toynn.optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True),

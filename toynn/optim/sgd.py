@@ -10,6 +10,10 @@ from ..runtime import elementwise, scratch
 from ..tensor import Tensor
 from .optimizer import Optimizer, _direction
 
+# parameters of at least this many values take the compiled one-pass update: on smaller ones NumPy's passes cost
+# little, and a small net (the digits MLP of `toynn train`) then never pays numba's import (~1 s) at all
+FUSED_MIN_SIZE = 1 << 16
+
 
 class SGD(Optimizer):
     """d = ±g + wd*p; b = mu*b + (1-dampening)*d (b_1 = d); d = d + mu*b if nesterov else b; p -= lr*d."""
@@ -80,6 +84,8 @@ def _fused(x, d, buf, lr, momentum, dampening, nesterov) -> bool:
     NOTE: NumPy's path passes over the data four times (buf *= m, buf += d, lr * buf, x -= ...): for the MLP's
     784x512 weight that was most of the step's time outside the products.
     """
+    if x.size < FUSED_MIN_SIZE:
+        return False
     k = kernels(array_module(x))
     if k is None or not (x.flags.c_contiguous and d.flags.c_contiguous and buf.flags.c_contiguous) or x.ndim == 0:
         return False
