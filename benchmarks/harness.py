@@ -56,13 +56,81 @@ def compare(name: str, ours: Callable, theirs: Callable, repeat: int = 7, rounds
     return {"name": name, "toynn_s": statistics.median(t_ours), "torch_s": statistics.median(t_theirs), "ratio": ratio}
 
 
-def machine() -> str:
+def cpu() -> dict:
+    """The CPU as /proc/cpuinfo names it: model name, vendor, family/model and the vector extensions it has."""
+    info = {"model": platform.processor() or platform.machine(), "vendor": "", "family": "", "cpu_model": ""}
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key == "model name":
+                    info["model"] = value
+                elif key == "vendor_id":
+                    info["vendor"] = value
+                elif key == "cpu family":
+                    info["family"] = value
+                elif key == "model":
+                    info["cpu_model"] = value
+                elif key == "flags":
+                    flags = set(value.split())
+                    break  # the first core's entry says it all
+    except OSError:  # not Linux: the platform's name only
+        pass
+    wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile")
+    info["vector"] = [f for f in wanted if f in flags]
+    return info
+
+
+def blas() -> list[dict]:
+    """Each BLAS and OpenMP library loaded in this process (threadpoolctl): its name, version, kernel and threads."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keys = ("internal_api", "prefix", "version", "architecture", "threading_layer", "num_threads", "user_api")
+    return [{k: lib.get(k) for k in keys} for lib in threadpool_info()]
+
+
+def machine_info() -> dict:
+    """What a result depends on besides the code: CPU, vector extensions, BLAS and its kernel, thread counts."""
     import numpy as np
     import torch
 
+    import toynn
+    from toynn.conv import compiled
+
+    return {
+        "cpu": cpu(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "toynn_threads": toynn.runtime.get_num_threads(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "blas": blas(),
+        "compiled_kernels": compiled.describe(),
+    }
+
+
+def machine(info: dict | None = None) -> str:
+    """machine_info() as the one paragraph printed above a table."""
+    m = info or machine_info()
+    c = m["cpu"]
+    ident = f"family {c['family']} model {c['cpu_model']}" if c["family"] else ""
+    libs = "; ".join(
+        f"{b['prefix']} {b['version'] or ''} ({b['user_api']}, kernel {b['architecture'] or '-'}, "
+        f"{b['num_threads']} threads)"
+        for b in m["blas"]
+    )
     return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
+        f"{c['model']} ({ident}), {m['cores']} cores, vector: {' '.join(c['vector']) or '-'}; Python {m['python']}, "
+        f"NumPy {m['numpy']}, PyTorch {m['torch']} ({m['torch_threads']} threads, {m['torch_cpu_capability']}); "
+        f"toynn {m['toynn_threads']} threads, compiled kernels: {m['compiled_kernels']}; "
+        f"OMP_NUM_THREADS={m['OMP_NUM_THREADS']}; {libs or 'threadpoolctl missing: BLAS not identified'}"
     )
 
 

@@ -168,18 +168,28 @@ def test_inference_mode_as_a_decorator_with_and_without_parentheses():
 # toynn.autograd.Variable
 
 
-def test_variable_returns_a_tensor_as_pytorch(torch):
+def test_variable_returns_a_detached_tensor_as_pytorch(torch):
     from toynn.autograd import Variable
 
+    for ours, theirs in (
+        (toynn.ones(2), torch.ones(2)),
+        (toynn.ones(2, requires_grad=True) * 2, torch.ones(2, requires_grad=True) * 2),
+    ):
+        v, tv = Variable(ours), torch.autograd.Variable(theirs)
+        assert type(v) is toynn.Tensor and v is not ours
+        assert (v.requires_grad, v.grad_fn is None) == (tv.requires_grad, tv.grad_fn is None) == (False, True)
     t = toynn.ones(2)
-    assert Variable(t) is t
     v = Variable(t, requires_grad=True)
-    assert type(v) is toynn.Tensor and v.requires_grad and v.is_leaf and not t.requires_grad
-    v.array[0] = 5.0  # shares memory, as Variable(t, requires_grad=True) does in PyTorch
+    assert v.requires_grad and v.is_leaf and not t.requires_grad
+    v.array[0] = 5.0  # shares memory, as in PyTorch
     assert t.array[0] == 5.0
-    assert isinstance(t, toynn.autograd.Variable) and not isinstance(t.array, Variable)
-    assert isinstance(torch.ones(2), torch.autograd.Variable)
     (v * v).sum().backward()
     np.testing.assert_allclose(v.grad.numpy(), [10.0, 2.0])
-    w = Variable(np.array([1.0, 2.0], dtype=np.float32))
-    assert type(w) is toynn.Tensor and w.dtype == np.float32
+    assert isinstance(t, toynn.autograd.Variable) and not isinstance(t.array, Variable)
+    assert isinstance(torch.ones(2), torch.autograd.Variable)
+    assert Variable().shape == torch.autograd.Variable().shape == (0,)
+    for data in ([1.0], np.ones(2)):
+        with pytest.raises(TypeError, match="Variable data has to be a tensor, but got"):
+            torch.autograd.Variable(data)
+        with pytest.raises(TypeError, match="Variable data has to be a tensor, but got"):
+            Variable(data)

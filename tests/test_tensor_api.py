@@ -681,3 +681,11 @@ def test_out_writes_the_result_into_a_given_tensor(torch):
     np.testing.assert_allclose(toynn.add(toynn.tensor(a), toynn.tensor(b), alpha=2).numpy(), a + 2 * b)
     with pytest.raises(RuntimeError, match="out=.*automatic differentiation"):
         toynn.mul(toynn.tensor(a, requires_grad=True), 2.0, out=toynn.empty(2, 3))
+
+
+@pytest.mark.parametrize("start,end,steps", [(-3, 3, 120), (0.1, 7.3, 33), (5, -1, 11), (0, 1, 1000), (-1e3, 7, 333)])
+def test_linspace_equals_torch_bit_for_bit(start, end, steps, torch):
+    """Training programs start from torch.linspace data: a last-bit difference grows in a chaotic loop."""
+    assert host(toynn.linspace(start, end, steps)).tolist() == torch.linspace(start, end, steps).tolist()
+    ints = toynn.linspace(start, end, steps, dtype=toynn.int64)
+    assert host(ints).tolist() == torch.linspace(start, end, steps, dtype=torch.int64).tolist()

@@ -168,9 +168,22 @@ def range(start, end=None, step=1, dtype=None, device=None, requires_grad: bool 
 
 
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """steps values evenly spaced from start to end, both included."""
-    values = np.linspace(float(start), float(end), int(steps))
-    return _make(values.astype(dtype or get_default_dtype()), None, device, requires_grad)
+    """steps values evenly spaced from start to end, both included, equal to PyTorch's bit for bit in float32."""
+    dtype = np.dtype(dtype or get_default_dtype())
+    n = int(steps)
+    if n < 0:
+        raise ValueError(f"linspace: steps must be non-negative, got {steps}")
+    # NOTE: PyTorch's kernel: step = (end - start) / (n - 1) in the output dtype; the first half counts up from
+    # start, the second down from end, each value one fused multiply-add (one rounding: float64 holds the
+    # float32 product exactly)
+    work = dtype.type if dtype in (np.float16, np.float32) else np.float64
+    first, last = (work(int(start)), work(int(end))) if dtype.kind in "iu" else (work(start), work(end))
+    step = (last - first) / work(n - 1) if n > 1 else work(0)
+    i = np.arange(n, dtype=np.float64)
+    up = np.float64(first) + np.float64(step) * i
+    down = np.float64(last) - np.float64(step) * (n - 1 - i)
+    values = np.where(i < n // 2, up, down)
+    return _make(values.astype(dtype), None, device, requires_grad)
 
 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad=False) -> Tensor:

@@ -12,6 +12,8 @@ import torchvision.transforms as transforms
 # Net, SGD with momentum, running-loss prints, save and reload by state dict, overall and per-class accuracy,
 # and the tutorial's "training on GPU" lines: torch.device('cuda:0' if available), net.to(device), data.to(device).
 
+torch.manual_seed(0)  # the order of the batches and the flips repeat from run to run (in each library)
+
 transform = transforms.Compose(
     [transforms.ToTensor(),
      transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])

@@ -27,7 +27,7 @@ else:
 loss_fn = nn.MSELoss()
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 steps_per_epoch, epochs = 4, 40
-scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, steps_per_epoch=steps_per_epoch,
+scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, steps_per_epoch=steps_per_epoch,
                                                 epochs=epochs)
 order = torch.arange(120).reshape(30, 4).t().reshape(-1)  # every 4th point in a batch: each batch spans the curve
 batches = list(zip(features[order].split(30), target[order].split(30)))

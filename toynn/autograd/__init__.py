@@ -94,13 +94,12 @@ class _VariableMeta(type):
 
 
 class Variable(metaclass=_VariableMeta):
-    """Deprecated PyTorch wrapper: Variable(t) is t itself, Variable(t, requires_grad=True) a leaf sharing t's memory
-    that requires grad. Write the tensor directly instead."""
+    """Deprecated PyTorch wrapper: Variable(t) is t detached (the same memory, no history), requiring grad when
+    asked. Write the tensor directly instead."""
 
     def __new__(cls, data=None, requires_grad: bool = False, volatile: bool = False):
         if data is None:
             return Tensor([])
-        t = data if isinstance(data, Tensor) else Tensor(data)
-        if requires_grad and not t.requires_grad:
-            t = t.detach().requires_grad_(True)
-        return t
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        return data.detach().requires_grad_(requires_grad)

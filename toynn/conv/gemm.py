@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..backend import array_module
 from ..runtime import get_num_threads, parallel, scratch
+from .compiled import kernels
 from .windows import col2im_add, crop_or_pad, frame_size, im2col_view
 
 # im2col columns are built a few images at a time, so that they (and the chunk's other work arrays: outputs,
@@ -232,9 +233,26 @@ def col2im_gemm(g, wgT, x_shape, kernel, stride, padding, dilation):
             xp.matmul(wgT, gc.reshape(G, Og, m * Ho * Wq), out=cols)  # (G, C/G*KH*KW, m*Ho*Wq)
             buf = scratch(xp, "im2col.frame", (C, m * Hb * Wb + tail), g.dtype)  # the chunk's frames, then the tail
             buf.fill(0)
-            col2im_add(buf, cols.reshape(C, KH, KW, m, Ho, Wq), kernel, stride, dilation, (Hb, Wb), wide)
+            col2im(xp, buf, cols.reshape(C, KH, KW, m, Ho, Wq), kernel, stride, dilation, (Hb, Wb), wide)
             frame = buf[:, : m * Hb * Wb].reshape(C, m, Hb, Wb)
             gx[:, n0:n1] = frame[:, :, pt : pt + H, pl : pl + W]
 
     parallel(images, N, xp, split_step(N, nb, wgT.size * N * Ho * Wo))
     return gx
+
+
+def col2im(xp, buf, cols, kernel, stride, dilation, frame_hw, wide: bool) -> None:
+    """windows.col2im_add (each tap's columns cols (C, KH, KW, m, Ho, width) added onto the frames in buf), by the
+    compiled kernel where there is one: one pass in which each image's frame stays in cache, instead of one NumPy
+    add per tap over the whole chunk (LeNet-5's 6->16 conv: 0.39 -> 0.05 ms per chunk of 16 images)."""
+    k = kernels(xp)
+    if k is None:
+        col2im_add(buf, cols, kernel, stride, dilation, frame_hw, wide)
+        return
+    C, KH, KW, m, Ho, width = cols.shape
+    (dh, dw), (Hb, Wb) = dilation, frame_hw
+    if wide:
+        k.col2im_wide(buf, cols.reshape(C, KH, KW, m, Ho * width), Hb * Wb, dh * Wb, dw)
+    else:
+        frames = buf[:, : m * Hb * Wb].reshape(C, m, Hb, Wb)
+        k.col2im_narrow(frames, cols, stride[0], stride[1], dh, dw)

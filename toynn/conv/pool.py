@@ -10,7 +10,7 @@ from .. import ops
 from ..backend import array_module
 from ..errors import ShapeError
 from ..runtime import parallel, part_size
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, _Mode
 from .arithmetic import (
     add_batch,
     as_2d,
@@ -51,6 +51,7 @@ class MaxPool2d(Function):
     """y = max over each window; the switches (argmax tap of each window) are kept for backward."""
 
     piecewise_linear = True  # see Function: create_graph goes through its backward and jvp
+    keep_switches = False  # True: find them even outside any graph (_switches wants nothing else)
 
     def forward(self, x, *, kernel, stride, padding, dilation, out_hw):
         xp = array_module(x)
@@ -59,7 +60,9 @@ class MaxPool2d(Function):
             pad_frame(x, padding, stride, kernel, dilation, out_hw, -np.inf), kernel, stride, dilation, out_hw
         )
         y = xp.empty_like(taps[0])  # in x's memory order: channels first after a conv
-        self.arg = xp.empty_like(taps[0], dtype=np.uint8 if len(taps) <= 256 else np.int32)
+        # NOTE: only backward and jvp read the switches; inference (no_grad) skips them, about two thirds of the work
+        switches = self.keep_switches or _Mode.grad_enabled or _Mode.forward_level
+        self.arg = xp.empty_like(taps[0], dtype=np.uint8 if len(taps) <= 256 else np.int32) if switches else None
 
         def images(a, b):  # images a..b, on one thread
             n, part = slice(a, b), [v[a:b] for v in taps]
@@ -69,10 +72,11 @@ class MaxPool2d(Function):
                 xp.maximum(part[0], part[1], out=y[n])
             for v in part[2:]:
                 xp.maximum(y[n], v, out=y[n])  # NaN propagates, as in PyTorch
-            _first_max(part, y[n], xp, self.arg[n])
+            if switches:
+                _first_max(part, y[n], xp, self.arg[n])
 
         parallel(images, x.shape[0], xp, _images_per_part(x.shape[0], x.shape[1], out_hw))
-        if xp.isnan(y).any():  # PyTorch's switch is the last NaN of the window
+        if switches and xp.isnan(y).any():  # PyTorch's switch is the last NaN of the window
             for t, v in enumerate(taps):
                 xp.copyto(self.arg, t, where=xp.isnan(v))
         return y
@@ -206,6 +210,7 @@ def _max_pool(op, input, kernel_size, stride, padding, dilation, ceil_mode, retu
 def _switches(x, kernel, stride, padding, dilation, out_hw) -> MaxPool2d:
     """A MaxPool2d node run outside the graph (no_grad): only its switches are wanted."""
     fn = MaxPool2d.__new__(MaxPool2d)
+    fn.keep_switches = True
     fn.forward(x.array, kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
     return fn
 

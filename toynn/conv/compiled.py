@@ -1,0 +1,135 @@
+"""Optional compiled kernels (numba, `pip install toynn[all]`): col2im's scatter-add around the GEMMs of gemm.py
+and SGD's fused update, as single passes of compiled loops instead of many NumPy calls.
+
+numba is imported here only, on the first call of kernels(), never at `import toynn`. Each kernel is a plain
+Python function below, compiled with `numba.njit(cache=True, nogil=True)`: the first process compiles it (see
+docs/benchmarks.md for the seconds) and caches the machine code next to this file (or in NUMBA_CACHE_DIR), so
+later processes load it in milliseconds. nogil lets runtime.parallel run a kernel on several threads at once.
+TOYNN_NO_NUMBA=1 turns them off (CI runs the suite both ways); NumPy arrays only: CuPy keeps its own path.
+The NumPy code they replace stays, and is what the tests compare them with.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+_state: dict = {}  # "kernels": the compiled namespace, or None when off; "use": set_enabled's override
+
+
+def available() -> bool:
+    """Whether numba is installed and TOYNN_NO_NUMBA is not set (to anything but "" or "0")."""
+    if os.environ.get("TOYNN_NO_NUMBA", "") not in ("", "0"):
+        return False
+    from importlib.util import find_spec
+
+    return find_spec("numba") is not None
+
+
+def set_enabled(flag: bool | None) -> None:
+    """Use the compiled kernels (True, where available), not (False), or as the environment says (None).
+
+    For tests and benchmarks that compare both paths in one process.
+    """
+    _state["use"] = flag
+
+
+def kernels(xp=np):
+    """The compiled kernels for arrays of module xp, or None (CuPy arrays, numba missing or turned off).
+
+    The first call imports numba and compiles (or loads from the cache) every kernel.
+    """
+    if xp is not np or _state.get("use", True) is False:
+        return None
+    if "kernels" not in _state:
+        _state["kernels"] = _compile() if available() else None
+    return _state["kernels"]
+
+
+def describe() -> str:
+    """One line for benchmark headers: numba's version, or why the kernels are off. Imports nothing heavy."""
+    if os.environ.get("TOYNN_NO_NUMBA", "") not in ("", "0"):
+        return "off (TOYNN_NO_NUMBA)"
+    if not available():
+        return "off (numba not installed)"
+    from importlib.metadata import version
+
+    return f"numba {version('numba')}" + (" (off: set_enabled(False))" if _state.get("use") is False else "")
+
+
+class _Kernels:
+    """The compiled functions, by the names of their Python sources below (without the underscore)."""
+
+    compile_seconds = 0.0  # wall time of the first kernels() call: compiling, or loading numba's cache
+
+
+def _compile():
+    import numba
+
+    start = time.perf_counter()
+    k = _Kernels()
+    jit = numba.njit(cache=True, nogil=True)
+    for name in ("col2im_wide", "col2im_narrow", "sgd_momentum"):
+        setattr(k, name, jit(globals()["_" + name]))
+    # NOTE: compile (or load) every signature now, not in the middle of a timed step
+    for dt in (np.float32, np.float64):
+        a2, a4 = np.zeros((1, 1), dt), np.zeros((1, 1, 1, 1), dt)
+        a5, a6 = np.zeros((1, 1, 1, 1, 1), dt), np.zeros((1, 1, 1, 1, 1, 1), dt)
+        k.col2im_wide(a2, a5, 1, 1, 1)
+        k.col2im_narrow(a4, a6, 1, 1, 1, 1)
+        v = np.zeros(1, dt)
+        k.sgd_momentum(v, v.copy(), v.copy(), dt(0.1), dt(0.9), dt(0), False)
+    k.compile_seconds = time.perf_counter() - start
+    return k
+
+
+# ---------------------------------------------------------------------------------------------
+# The kernels' Python sources (compiled by _compile). Shapes as in gemm.py: channels first, m images per chunk.
+
+
+def _col2im_wide(buf, cols, frame, step_i, step_j):
+    """Wide rows: buf (C, L) += tap (i, j)'s run cols[c, i, j, n] (Ho*Wb values) at n*frame + i*step_i + j*step_j.
+
+    One image's frame (Hb*Wb values) stays in cache while its KH*KW runs are added onto it.
+    NOTE: the loops run over 1-D views (dst, src): indexing the 2-D and 5-D arrays in the inner loop compiled 4x
+    slower (numba's negative-index checks stop LLVM from vectorising it).
+    """
+    C, KH, KW, m, run = cols.shape
+    for c in range(C):
+        for n in range(m):
+            for i in range(KH):
+                for j in range(KW):
+                    off = n * frame + i * step_i + j * step_j
+                    dst, src = buf[c, off : off + run], cols[c, i, j, n]
+                    for t in range(run):
+                        dst[t] += src[t]
+
+
+def _col2im_narrow(frames, cols, sh, sw, dh, dw):
+    """frames (C, m, Hb, Wb)[c, n, i*dh + sh*y, j*dw + sw*x] += cols (C, KH, KW, m, Ho, Wo)[c, i, j, n, y, x]."""
+    C, KH, KW, m, Ho, Wo = cols.shape
+    for c in range(C):
+        for n in range(m):
+            for i in range(KH):
+                for j in range(KW):
+                    for y in range(Ho):
+                        dst, src = frames[c, n, i * dh + sh * y, j * dw :], cols[c, i, j, n, y]
+                        if sw == 1:  # a contiguous run: vectorised
+                            for x in range(Wo):
+                                dst[x] += src[x]
+                        else:
+                            for x in range(Wo):
+                                dst[sw * x] += src[x]
+
+
+def _sgd_momentum(x, g, buf, lr, momentum, dampening, nesterov):
+    """SGD with momentum over flat arrays in one pass: b = momentum*b + (1-dampening)*g; d = g + momentum*b if
+    nesterov else b; x -= lr*d, in the order of SGD's NumPy path; LLVM fuses multiply-adds (FMA), as PyTorch does."""
+    keep = 1 - dampening  # in the numbers' dtype (the caller passes x.dtype's), as NumPy computes it
+    for t in range(x.shape[0]):
+        b = momentum * buf[t] + (g[t] if dampening == 0 else g[t] * keep)
+        buf[t] = b
+        d = g[t] + momentum * b if nesterov else b
+        x[t] -= lr * d
