@@ -91,18 +91,15 @@ ALL = r"."
 PORT_LIST = [
     Port(
         "tensors_tutorial",
-        needs="out= on toynn.matmul and toynn.mul (the tutorial's torch.matmul(tensor, tensor.T, out=y3))",
         match=ALL,
     ),
     Port(
         "autograd_basics",
-        needs="toynn.autograd.grad; Tensor.retain_grad() on a non-leaf",
         match=ALL,
         ignore=r"^Gradient function for",
     ),
     Port(
         "polynomial_manual_sgd",
-        needs="the .grad of a 0-d leaf as a 0-d array (it is a NumPy scalar, so a.grad.zero_() raises)",
         match=ALL,
         rtol=2e-4,
         atol=2e-6,
@@ -182,10 +179,6 @@ PORT_LIST = [
     ),
     Port(
         "custom_dataset",
-        needs=(
-            "scatter_ with a 0-d index (zeros(10).scatter_(0, tensor(y), value=1)); "
-            "toynn.initial_seed() before any manual_seed (None; PyTorch gives an int)"
-        ),
         match=r"dataset size|one sample|split|shape|first image",
         quality=((r"test accuracy: ([\d.]+)", 0.9, 1),),
     ),

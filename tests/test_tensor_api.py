@@ -689,3 +689,12 @@ def test_linspace_equals_torch_bit_for_bit(start, end, steps, torch):
     assert host(toynn.linspace(start, end, steps)).tolist() == torch.linspace(start, end, steps).tolist()
     ints = toynn.linspace(start, end, steps, dtype=toynn.int64)
     assert host(ints).tolist() == torch.linspace(start, end, steps, dtype=torch.int64).tolist()
+
+
+def test_scatter_takes_a_0d_index_on_a_1d_tensor_and_generators_have_seeds(torch):
+    ours = toynn.zeros(10).scatter_(0, toynn.tensor(3), value=1)
+    np.testing.assert_array_equal(host(ours), torch.zeros(10).scatter_(0, torch.tensor(3), value=1).numpy())
+    with pytest.raises(ShapeError, match="index has 0 dims"):
+        toynn.zeros(3, 4).scatter_(1, toynn.tensor(2), value=1)  # as PyTorch: only a 1-d tensor takes a 0-d index
+    assert toynn.Generator().initial_seed() == torch.Generator().initial_seed()
+    assert isinstance(toynn.initial_seed(), int)

@@ -15,10 +15,12 @@ class Generator(np.random.Generator):
     """PyTorch's torch.Generator: a seeded source of random numbers, passed as generator= to rand, randn,
     randint, randperm, multinomial, random_split, the init functions ... It is a NumPy Generator too."""
 
+    DEFAULT_SEED = 67280421310721  # a new torch.Generator()'s seed
+
     def __init__(self, device="cpu"):
         super().__init__(np.random.PCG64())
         self.device = str(device)
-        self._initial_seed = None
+        self.manual_seed(self.DEFAULT_SEED)
 
     def manual_seed(self, seed: int) -> Generator:
         """Reseed in place (whoever holds this generator sees the new seed); returns self, as PyTorch."""
@@ -34,7 +36,7 @@ class Generator(np.random.Generator):
         return seed
 
     def initial_seed(self) -> int:
-        """The seed of the last manual_seed or seed (None before either)."""
+        """The seed of the last manual_seed or seed (a new Generator's is PyTorch's default seed)."""
         return self._initial_seed
 
     def get_state(self) -> dict:
@@ -51,6 +53,7 @@ class Generator(np.random.Generator):
 
 
 _generator = default_generator = Generator()
+_generator.seed()  # as PyTorch's default generator: a fresh seed from the OS per process, until manual_seed
 
 
 def manual_seed(seed: int) -> Generator:

@@ -2490,6 +2490,7 @@ def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     x = _tensor(input)
     d = _dim(dim, builtins.max(x.ndim, 1), "gather")
     idx = _index_array(index, x, "gather")
+    idx = idx.reshape(1) if idx.ndim == 0 and x.ndim <= 1 else idx  # PyTorch: a 0-d index is 1-d there
     _check_along("gather", x, d, idx)
     return GetItem.apply(x, index=_along(idx, d))
 
@@ -2533,6 +2534,7 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Ten
     x = _tensor(input)
     d = _dim(dim, builtins.max(x.ndim, 1), "scatter")
     idx = _index_array(index, x, "scatter")
+    idx = idx.reshape(1) if idx.ndim == 0 and x.ndim <= 1 else idx  # PyTorch: a 0-d index is 1-d there
     _check_along("scatter", x, d, idx)
     s = _source("scatter", value if src is None else src, x, idx)
     if reduce == "add":
@@ -2565,6 +2567,7 @@ def scatter_add(input, dim: int, index, src) -> Tensor:
     x = _tensor(input)
     d = _dim(dim, builtins.max(x.ndim, 1), "scatter_add")
     idx = _index_array(index, x, "scatter_add")
+    idx = idx.reshape(1) if idx.ndim == 0 and x.ndim <= 1 else idx  # PyTorch: a 0-d index is 1-d there
     _check_along("scatter_add", x, d, idx)
     return IndexAdd.apply(x, _source("scatter_add", src, x, idx), index=_along(idx, d))
 
