@@ -3,7 +3,7 @@ import torch.nn.functional as F
 
 # The autograd tutorial's ideas: a one-layer net's gradients, requires_grad, grad_fn, no_grad and detach,
 # vector-Jacobian products with retain_graph and accumulation, torch.autograd.grad, retain_grad and leaves,
-# and a leaf updated in place under no_grad.
+# second derivatives with create_graph=True, and a leaf updated in place under no_grad.
 # All inputs are fixed numbers, so both runs must print the same values.
 
 x = torch.ones(5)  # input tensor
@@ -58,6 +58,17 @@ h.retain_grad()
 s = (h**2).sum()
 s.backward()
 print(h.grad, a.grad, c.grad)
+
+# second derivatives: torch.autograd.grad with create_graph=True, and a gradient penalty's backward
+u = torch.tensor(1.5, requires_grad=True)
+v = u**3
+(du,) = torch.autograd.grad(v, u, create_graph=True)
+(d2u,) = torch.autograd.grad(du, u)
+print(f"dv/du = {du.item():.4f}, d2v/du2 = {d2u.item():.4f}")
+xs = torch.tensor([1.0, 2.0], requires_grad=True)
+(g,) = torch.autograd.grad((xs.sin() * xs).sum(), xs, create_graph=True)
+g.pow(2).sum().backward()
+print("gradient of the squared gradient:", xs.grad)
 
 # requires_grad_ and in-place updates of a leaf under no_grad
 p = torch.zeros(3).requires_grad_(True)
