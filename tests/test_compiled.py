@@ -164,3 +164,32 @@ def test_kernels_are_cached_on_disk():
     code = "from toynn.conv import compiled; print(compiled.kernels().compile_seconds)"
     _child(code)  # compiles, or finds the cache already there
     assert float(_child(code)) < 5.0  # compiling took 1.5-10 s here; loading from the cache well under that
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "x_shape, w_shape, padding, dilation",
+    [
+        ((3, 1, 12, 12), (6, 1, 5, 5), ((2, 2), (2, 2)), (1, 1)),  # LeNet-5's first conv: few rows, narrow
+        ((2, 3, 10, 9), (8, 3, 3, 3), ((1, 1), (0, 0)), (1, 2)),
+        ((2, 2, 7, 7), (4, 2, 2, 3), ((0, 0), (0, 0)), (1, 1)),  # unpadded: im2col reads x's own memory
+    ],
+)
+def test_narrow_im2col_kernel_equals_numpy(both_paths, rng, dtype, x_shape, w_shape, padding, dilation):
+    """conv, its weight adjoint (both through the narrow-row im2col) the same with and without the kernel."""
+    from toynn.conv.convolution import conv, conv_weight_adjoint
+
+    x = rng.standard_normal(x_shape).astype(dtype)
+    x_cf = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)  # a conv output's layout
+    w = rng.standard_normal(w_shape).astype(dtype)
+    geom = ((1, 1), padding, dilation, 1)
+
+    def run():
+        y = conv(x, w, *geom)
+        g = np.ones_like(y)
+        return [conv(x_cf, w, *geom), y, conv_weight_adjoint(g, x, w.shape, *geom)]
+
+    fast, slow = both_paths(run)
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a, b)

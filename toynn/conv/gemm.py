@@ -127,7 +127,7 @@ def im2col_chunks(x, kernel, stride, padding, dilation, out_hw, width, nb):
     tail = dh * (KH - 1) * Wp + dw * (KW - 1) if wide else 0
     # one buffer for the columns of every chunk, kept between calls: no fresh megabytes (and page faults) per conv
     flat = scratch(xp, "im2col.cols", (C * KH * KW * nb * Ho * width,), x.dtype)
-    buf = None
+    buf, compiled = None, kernels(xp)
     for n0 in range(0, N, nb):
         n1 = min(n0 + nb, N)
         m = n1 - n0
@@ -142,6 +142,10 @@ def im2col_chunks(x, kernel, stride, padding, dilation, out_hw, width, nb):
         else:
             frame = x[n0:n1].transpose(1, 0, 2, 3)  # (C, m, H, W), a view
         cols = flat[: C * KH * KW * m * Ho * width].reshape(C, KH, KW, m, Ho, width)
+        if compiled is not None and not wide and stride[1] == 1 and frame.flags.c_contiguous:
+            compiled.im2col_narrow(frame, cols, *stride, dh, dw)  # 1.4-2.2x NumPy's copy (compiled.py)
+            yield n0, n1, cols
+            continue
         # NOTE: one copy from a strided view of every tap's windows, not one copy per tap: with many small taps
         # the NumPy calls cost more than the copying (tests: test_conv_fast.py, against the taps one by one)
         cols[...] = im2col_view(xp, buf if wide else frame, (KH, KW), stride, dilation, m, (Ho, width), wide, Hp)
