@@ -222,3 +222,5 @@ def test_worker_options_are_checked():
     loader = DataLoader(ds, batch_sampler=[[3, 0], [1]], num_workers=1, pin_memory=True, pin_memory_device="cuda")
     assert len(loader) == 2 and [host(y).tolist() for _, y in loader] == [[3, 0], [1]]
     assert [host(y).tolist() for _, y in DataLoader(ds, batch_size=3, sampler=[2, 2, 1, 0])] == [[2, 2, 1], [0]]
+    loose = DataLoader(_tensors(20), batch_size=3, num_workers=2, in_order=False)  # as they come: all of them
+    assert sorted(int(v) for _, y in loose for v in host(y)) == list(range(20)) and _no_children()
