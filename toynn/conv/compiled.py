@@ -12,11 +12,13 @@ The NumPy code they replace stays, and is what the tests compare them with.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
 
 _state: dict = {}  # "kernels": the compiled namespace, or None when off; "use": set_enabled's override
+_lock = threading.Lock()
 
 
 def available() -> bool:
@@ -44,7 +46,9 @@ def kernels(xp=np):
     if xp is not np or _state.get("use", True) is False:
         return None
     if "kernels" not in _state:
-        _state["kernels"] = _compile() if available() else None
+        with _lock:  # NOTE: the first call may come from several of runtime.parallel's threads at once
+            if "kernels" not in _state:
+                _state["kernels"] = _compile() if available() else None
     return _state["kernels"]
 
 
