@@ -732,14 +732,13 @@ class MatMul(Function):
 
     def backward(self, g):  # skip work nobody needs (needs_input_grad)
         x, w = self.x, self.w
-        xp = array_module(g, x, w)
-        gx = g @ xp.swapaxes(w, -1, -2) if self.needs_input_grad[0] else None
+        gx = g @ w.swapaxes(-1, -2) if self.needs_input_grad[0] else None  # Tensor.swapaxes is NumPy's too
         gw = None
         if self.needs_input_grad[1]:
             if x.ndim > 2 and w.ndim == 2:  # the batch sum happens inside one GEMM
                 gw = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])  # (k, m)
             else:
-                gw = xp.swapaxes(x, -1, -2) @ g
+                gw = x.swapaxes(-1, -2) @ g
         return gx, gw
 
     def jvp(self, dx, dw):  # bilinear: d(x @ w) = dx @ w + x @ dw, with no product of a missing (zero) tangent
