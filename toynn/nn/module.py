@@ -362,20 +362,20 @@ class Sequential(ModuleList):
         return x
 
 
-class ModuleDict(Module):
-    """An ordered dict of modules whose parameters are registered under their keys."""
+class _KeyedModule(Module):
+    """What ModuleDict and ParameterDict share: an ordered mapping whose entries (of type _entry) are the module's
+    attributes, so that they are registered under their keys."""
 
-    def __init__(self, modules=None):
-        if modules is not None:
-            self.update(modules)
+    _entry: type = Module
 
-    def __getitem__(self, key: str) -> Module:
+    def __init__(self, entries=None):
+        if entries is not None:
+            self.update(entries)
+
+    def __getitem__(self, key: str):
         if key not in self:
             raise KeyError(key)
         return vars(self)[key]
-
-    def __setitem__(self, key: str, module: Module) -> None:
-        self.add_module(key, module) if key not in self else setattr(self, key, module)
 
     def __delitem__(self, key: str) -> None:
         if key not in self:
@@ -389,33 +389,45 @@ class ModuleDict(Module):
         return iter(self.keys())
 
     def __contains__(self, key) -> bool:
-        return isinstance(vars(self).get(key), Module)
+        return isinstance(vars(self).get(key), self._entry)
 
     def keys(self) -> list[str]:
-        return [k for k, v in vars(self).items() if isinstance(v, Module)]
+        return [k for k, v in vars(self).items() if isinstance(v, self._entry)]
 
-    def items(self) -> list[tuple[str, Module]]:
+    def items(self) -> list[tuple]:
         return [(k, vars(self)[k]) for k in self.keys()]
 
-    def values(self) -> list[Module]:
+    def values(self) -> list:
         return [vars(self)[k] for k in self.keys()]
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self else default
 
     def clear(self) -> None:
         for k in self.keys():
             delattr(self, k)
 
-    def pop(self, key: str) -> Module:
-        module = self[key]
+    def pop(self, key: str):
+        value = self[key]
         del self[key]
-        return module
+        return value
 
-    def update(self, modules) -> None:
-        """Add (key, module) pairs from a mapping or an iterable of pairs; existing keys are replaced."""
-        items = modules.items() if hasattr(modules, "items") else modules
+    def update(self, entries) -> None:
+        """Add (key, value) pairs from a mapping or an iterable of pairs; existing keys are replaced."""
+        items = entries.items() if hasattr(entries, "items") else entries
         for j, item in enumerate(items):
             if len(item) != 2:
-                raise ValueError(f"ModuleDict.update: element #{j} should have length 2; got {len(item)}")
+                raise ValueError(f"{type(self).__name__}.update: element #{j} should have length 2; got {len(item)}")
             self[item[0]] = item[1]
+
+
+class ModuleDict(_KeyedModule):
+    """An ordered dict of modules whose parameters are registered under their keys."""
+
+    _entry = Module
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module) if key not in self else setattr(self, key, module)
 
 
 class ParameterList(Module):
@@ -456,58 +468,15 @@ class ParameterList(Module):
         )
 
 
-class ParameterDict(Module):
+class ParameterDict(_KeyedModule):
     """An ordered dict of Parameters registered under their keys; plain Tensors are wrapped into Parameters."""
 
-    def __init__(self, parameters=None):
-        if parameters is not None:
-            self.update(parameters)
-
-    def __getitem__(self, key: str) -> Parameter:
-        if key not in self:
-            raise KeyError(key)
-        return vars(self)[key]
+    _entry = Parameter
 
     def __setitem__(self, key: str, value) -> None:
         if key not in self and hasattr(type(self), str(key)):
             raise KeyError(f"ParameterDict: attribute {key!r} already exists")
         setattr(self, str(key), _as_parameter(value))
-
-    def __delitem__(self, key: str) -> None:
-        if key not in self:
-            raise KeyError(key)
-        delattr(self, key)
-
-    def __len__(self) -> int:
-        return len(self.keys())
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.keys())
-
-    def __contains__(self, key) -> bool:
-        return isinstance(vars(self).get(key), Parameter)
-
-    def keys(self) -> list[str]:
-        return [k for k, v in vars(self).items() if isinstance(v, Parameter)]
-
-    def items(self) -> list[tuple[str, Parameter]]:
-        return [(k, vars(self)[k]) for k in self.keys()]
-
-    def values(self) -> list[Parameter]:
-        return [vars(self)[k] for k in self.keys()]
-
-    def get(self, key: str, default=None):
-        return self[key] if key in self else default
-
-    def pop(self, key: str) -> Parameter:
-        value = self[key]
-        del self[key]
-        return value
-
-    def update(self, parameters) -> None:
-        items = parameters.items() if hasattr(parameters, "items") else parameters
-        for key, value in items:
-            self[key] = value
 
 
 def _as_parameter(value) -> Parameter:
