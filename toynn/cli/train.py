@@ -115,6 +115,7 @@ def run(args) -> int:
     from .. import nn
     from ..io.runs import CHECKPOINT, remove_temp_files, write_config
     from ..models import build_model
+    from ..models.registry import build_optimizer
     from ..train import evaluate, fit, plot_history
     from ..train.loop import ChanceLossWarning
 
@@ -142,7 +143,7 @@ def run(args) -> int:
     if dist is not None:  # --batch-size stays the global batch: each rank takes batch_size / N of it
         train_loader = dist.shard(train_loader, seed=s["seed"])
     model = build_model(s["model"], tuple(info["input_shape"]), len(info["classes"]))
-    optimizer = _make_optimizer(s["optimizer"], model.parameters(), s["lr"], s["momentum"], s["weight_decay"])
+    optimizer = build_optimizer(s["optimizer"], model.parameters(), s["lr"], s["momentum"], s["weight_decay"])
     scheduler = None
     if s["schedule"] == "cosine":  # anneal to 0 over the run: the last epochs settle instead of bouncing
         from ..optim.lr_scheduler import CosineAnnealingLR
@@ -340,18 +341,6 @@ def _show(value) -> str:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"toynn train: warning: {message}", file=sys.stderr, flush=True)
-
-
-def _make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
-    from .. import optim
-
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    return optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
 def _loaders(data: str, data_dir, batch_size: int, image_size=None):

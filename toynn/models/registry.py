@@ -138,3 +138,16 @@ def default_recipe(model: str, data: str) -> Recipe:
     if model not in RECIPES:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(sorted(_MODELS))}")
     return RECIPES[model].get(data, RECIPES[model]["*"])
+
+
+def build_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
+    """The optimizer a recipe names (sgd, adam, adamw, rmsprop), as `toynn train` and `toynn explore` make it."""
+    from .. import optim
+
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import nn, optim
+from ... import nn
 from ...data import DataLoader, TensorDataset
 from ...io.runs import write_config
 from ...models import build_model, model_names
-from ...models.registry import default_recipe
+from ...models.registry import build_optimizer, default_recipe
 from ...optim.lr_scheduler import CosineAnnealingLR
 from ...train import History, fit
 from ..vision.images import as_numpy
@@ -151,7 +151,7 @@ class LiveTrainer:
         val = None
         if test is not None:
             val = _GatedLoader(DataLoader(TensorDataset(*test), batch_size=512), self.gate, ex.lock, ex.model, True)
-        optimizer = _optimizer(s["optimizer"], ex.model.parameters(), s["lr"], s["momentum"], s["weight_decay"])
+        optimizer = build_optimizer(s["optimizer"], ex.model.parameters(), s["lr"], s["momentum"], s["weight_decay"])
         scheduler = None
         if s.get("schedule") == "cosine":
             scheduler = CosineAnnealingLR(optimizer, T_max=self.epochs)
@@ -221,17 +221,6 @@ def _one_blas_thread():
 
         return contextlib.nullcontext()
     return threadpool_limits(1, user_api="blas")
-
-
-def _optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
-    """As `toynn train` makes it (toynn/cli/train.py)."""
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    return optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
 def sample_batch(test, n: int = 256) -> np.ndarray | None:
