@@ -78,7 +78,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--json", help="write the rows, the peak and the machine as JSON to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-    toynn.conv.compiled.kernels()
+    toynn.compiled.kernels()
     info = machine_info()
     print(machine(info))
     peak = peak_gflops(torch)

@@ -99,7 +99,7 @@ def machine_info() -> dict:
     import torch
 
     import toynn
-    from toynn.conv import compiled
+    from toynn import compiled
 
     return {
         "cpu": cpu(),

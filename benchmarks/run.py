@@ -4,7 +4,7 @@ python benchmarks/run.py            # all
 python benchmarks/run.py core       # only benchmarks/bench_core.py
 python benchmarks/run.py models --json out.json   # also the rows and the machine they ran on, as JSON
 OMP_NUM_THREADS=1 python benchmarks/run.py models   # both libraries on one thread (the default is 2)
-TOYNN_NO_NUMBA=1 python benchmarks/run.py models    # without the compiled kernels (toynn/conv/compiled.py)
+TOYNN_NO_NUMBA=1 python benchmarks/run.py models    # without the compiled kernels (toynn/compiled.py)
 
 The machine (CPU model, vector extensions, BLAS and its kernel, thread counts) is printed above the table and
 stored with the rows: a ratio means little without it (docs/benchmarks.md keeps a table per machine).
@@ -32,7 +32,7 @@ def main(argv: list[str]) -> None:
     import torch
 
     import toynn
-    from toynn.conv import compiled
+    from toynn import compiled
 
     parser = argparse.ArgumentParser(description="toynn against PyTorch, median ratios")
     parser.add_argument("suites", nargs="*", default=SUITES, help=f"any of {', '.join(SUITES)} (default: all)")

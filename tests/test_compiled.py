@@ -1,4 +1,4 @@
-"""The optional compiled kernels (toynn/conv/compiled.py): the same results as the NumPy code they replace, off
+"""The optional compiled kernels (toynn/compiled.py): the same results as the NumPy code they replace, off
 when TOYNN_NO_NUMBA=1, and numba never imported by `import toynn`."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import toynn
-from toynn.conv import compiled
+from toynn import compiled
 from toynn.conv.convolution import conv_data_adjoint
 
 from .devices import host
@@ -154,14 +154,14 @@ def test_import_toynn_does_not_import_numba():
 
 
 def test_env_var_turns_the_kernels_off():
-    code = "from toynn.conv import compiled; print(compiled.kernels() is None, compiled.describe())"
+    code = "from toynn import compiled; print(compiled.kernels() is None, compiled.describe())"
     assert _child(code, TOYNN_NO_NUMBA="1") == "True off (TOYNN_NO_NUMBA)"
 
 
 @needs_kernels
 def test_kernels_are_cached_on_disk():
     """The first process compiles; numba's cache (cache=True) lets the next load the machine code instead."""
-    code = "from toynn.conv import compiled; print(compiled.kernels().compile_seconds)"
+    code = "from toynn import compiled; print(compiled.kernels().compile_seconds)"
     _child(code)  # compiles, or finds the cache already there
     assert float(_child(code)) < 5.0  # compiling took 1.5-10 s here; loading from the cache well under that
 
@@ -193,3 +193,36 @@ def test_narrow_im2col_kernel_equals_numpy(both_paths, rng, dtype, x_shape, w_sh
     fast, slow = both_paths(run)
     for a, b in zip(fast, slow):
         np.testing.assert_array_equal(a, b)
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_kernels_equal_numpy(both_paths, rng, dtype):
+    """ReLU's forward and backward through the compiled loops give NumPy's bits: NaN stays NaN, -0 and -inf give
+    +0, a NaN gradient times 0 stays NaN; over C-order arrays, a conv output's channels-first layout, a strided
+    view (NumPy's path) and a gradient in another layout than the output (NumPy's path)."""
+    special = np.array([np.nan, -0.0, 0.0, -np.inf, np.inf, -1.5, 2.5], dtype=dtype)
+    x = rng.standard_normal((4, 3, 5, 7)).astype(dtype)
+    x.reshape(-1)[: special.size] = special
+    g = rng.standard_normal(x.shape).astype(dtype)
+    g.reshape(-1)[-3:] = [np.nan, -2.0, np.inf]
+    cases = [
+        (x, g),
+        (np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3), g),  # channels first, g in C order
+        (x[:, :, ::2], g[:, :, ::2]),  # gaps: NumPy's path
+    ]
+
+    def run():
+        out = []
+        for xa, ga in cases:
+            t = toynn.tensor(xa, requires_grad=True)
+            y = toynn.relu(t)
+            y.backward(toynn.tensor(ga))
+            out += [y.array.copy(), t.grad.array.copy()]
+        return out
+
+    fast, slow = both_paths(run)
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+    np.testing.assert_array_equal(fast[0], np.maximum(x, 0))

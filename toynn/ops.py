@@ -15,6 +15,7 @@ import numpy as np
 from .backend import array_module, get_default_dtype
 from .backend import scatter_add as _scatter_add_at  # the raw-array helper; ops.scatter_add is PyTorch's op
 from .backend import to_device as _move
+from .compiled import kernels
 from .errors import ShapeError
 from .runtime import elementwise
 from .tensor import Function, Tensor
@@ -450,6 +451,12 @@ class ReLU(Function):
     def forward(self, x):
         xp = array_module(x)
         self.y = y = xp.empty_like(x)  # compact, in x's memory order (channels first after a conv)
+        k, flat = kernels(xp), _flat_alike(x, y)
+        if k is not None and flat is not None:  # the compiled loop, one pass (see compiled.py)
+            xf, yf = flat
+            zero = x.dtype.type(0)
+            elementwise(lambda s: k.relu(xf[s], yf[s], zero), yf)
+            return y
         # NOTE: maximum, not x * mask, which gives -0 for x < 0 and nan for -inf; big activations split across
         # threads (see elementwise)
         elementwise(lambda s: xp.maximum(x[s], 0, out=y[s]), y)
@@ -470,13 +477,32 @@ def relu(x: Tensor) -> Tensor:
 def _times_positive(g, y):
     """g * (y > 0): ReLU's backward. Raw arrays are split across threads when big (see elementwise); on Tensors
     (create_graph) it is the product, recorded, with the mask a constant."""
-    mask = y > 0
     if isinstance(g, Tensor):
-        return g * mask
+        return g * (y > 0)
     xp = array_module(g)
     gx = xp.empty_like(y, dtype=g.dtype)
+    k, flat = kernels(xp), _flat_alike(g, y, gx) if g.dtype == y.dtype else None
+    if k is not None and flat is not None:  # one pass, no mask array (see compiled.py)
+        gf, yf, gxf = flat
+        zero, one = y.dtype.type(0), y.dtype.type(1)
+        elementwise(lambda s: k.relu_backward(gf[s], yf[s], gxf[s], zero, one), gxf)
+        return gx
+    mask = y > 0
     elementwise(lambda s: xp.multiply(g[s], mask[s], out=gx[s]), gx)
     return gx
+
+
+def _flat_alike(*arrays):
+    """1-D views of arrays that hold their elements in the same memory order with no gaps (C order, or channels
+    first after a conv: any order of axes), for a compiled loop over them; None when they differ or have gaps."""
+    a = arrays[0]
+    if a.ndim == 0 or builtins.any(b.shape != a.shape or b.strides != a.strides for b in arrays[1:]):
+        return None
+    order = sorted(range(a.ndim), key=lambda d: -a.strides[d])  # outermost axis first
+    views = [b.transpose(order) for b in arrays]
+    if not views[0].flags.c_contiguous:
+        return None
+    return [v.reshape(-1) for v in views]
 
 
 class Clamp(Function):

@@ -9,8 +9,8 @@ block of a chunk's images.
 from __future__ import annotations
 
 from ..backend import array_module
+from ..compiled import kernels
 from ..runtime import get_num_threads, parallel, scratch
-from .compiled import kernels
 from .windows import col2im_add, crop_or_pad, frame_size, im2col_view
 
 # im2col columns are built a few images at a time, so that they (and the chunk's other work arrays: outputs,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..backend import array_module
-from ..conv.compiled import kernels
+from ..compiled import kernels
 from ..runtime import elementwise, scratch
 from ..tensor import Tensor
 from .optimizer import Optimizer, _direction
