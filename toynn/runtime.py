@@ -91,7 +91,7 @@ def set_num_threads(n: int) -> None:
         raise ValueError(f"set_num_threads: n must be at least 1; got {n}")
     _Threads.count = int(n) if _blas_controller() else 1
     if _Threads.pool is not None:
-        _Threads.pool.shutdown()
+        _Threads.pool.close()
         _Threads.pool = None
 
 
@@ -113,6 +113,94 @@ class _OneBlasThread:
             lib.set_num_threads(n)
 
 
+class _Worker(threading.Thread):
+    """One of the pool's threads: waits on its `go` lock for a part, runs it, and releases `done`."""
+
+    def __init__(self, name: str):
+        super().__init__(name=name, daemon=True)
+        self.go, self.done = threading.Lock(), threading.Lock()
+        self.go.acquire()
+        self.done.acquire()
+        self.task = self.result = self.error = None
+
+    def run(self):
+        while True:
+            self.go.acquire()
+            if self.task is None:  # the pool closed (set_num_threads)
+                return
+            fn, a, b = self.task
+            _Threads.local.inside = True  # a parallel op inside a part runs in place
+            try:
+                self.result, self.error = fn(a, b), None
+            except BaseException as err:  # handed to the caller, which raises it
+                self.result, self.error = None, err
+            self.task = None
+            self.done.release()
+
+
+class _Pool:
+    """count worker threads, each handed one part at a time through a pair of locks.
+
+    NOTE: concurrent.futures' ThreadPoolExecutor took ~150 us per hand-off here (a Future, a work item, a queue
+    and a condition per part); a lock released by one thread and acquired by the other takes 25-50 us, which
+    decides how small an op may be and still gain from a second thread (LeNet-5's ~20 split ops per step).
+    """
+
+    def __init__(self, count: int):
+        self.busy = threading.Lock()  # held by the one caller whose parts the workers are running
+        self.workers = [_Worker(f"toynn-{i}") for i in range(count)]
+        for w in self.workers:
+            w.start()
+
+    def run(self, fn, bounds) -> list:
+        """[fn(bounds[i], bounds[i + 1]) ...]: part 0 on the calling thread, the others on the workers."""
+        rest = self.workers[: len(bounds) - 2]
+        for i, w in enumerate(rest, 1):
+            w.task = (fn, bounds[i], bounds[i + 1])
+            w.go.release()
+        _Threads.local.inside = True
+        try:
+            first = fn(bounds[0], bounds[1])
+        finally:
+            _Threads.local.inside = False
+            for w in rest:  # NOTE: wait for every part before BLAS gets its threads back
+                w.done.acquire()
+        results, errors = [first], []
+        for w in rest:  # NOTE: the workers drop their results, so that no array outlives its caller's use
+            results.append(w.result)
+            if w.error is not None:
+                errors.append(w.error)
+            w.result = w.error = None
+        if errors:
+            raise errors[0]
+        return results
+
+    def close(self) -> None:
+        """End the workers (after any parts they are running)."""
+        with self.busy:
+            for w in self.workers:
+                w.task = None
+                w.go.release()
+
+
+def _quiet() -> bool:
+    """No op has split across toynn's threads in the last QUIET_SECONDS (see gemm)."""
+    return time.perf_counter() - _Threads.last_split > QUIET_SECONDS
+
+
+def _whole(fn, *args):
+    """fn(*args), an op run whole on the calling thread: on BLAS's threads when quiet, else on one BLAS thread.
+
+    NOTE: OpenBLAS's workers spin for ~0.1 s after each threaded call; in a CNN whose big convs split across
+    toynn's threads, a small conv or product woken onto BLAS's threads leaves them spinning through the next split
+    op, on the core its second part needs (the CIFAR net's step at batch 16 ran 1.5-2x slower so).
+    """
+    if _quiet():
+        return fn(*args)
+    with _OneBlasThread():
+        return fn(*args)
+
+
 def parallel(fn, n: int, xp=np, step: int = 1) -> list:
     """[fn(start, stop) for the parts of range(n) split across get_num_threads() threads], in order of start.
 
@@ -123,8 +211,10 @@ def parallel(fn, n: int, xp=np, step: int = 1) -> list:
     calling thread alone with one thread and inside another part; on CuPy arrays the parts run one after another.
     """
     threads = get_num_threads()
-    if threads == 1 or n <= step or getattr(_Threads.local, "inside", False):  # n = 0: an empty batch, one call
+    if threads == 1 or getattr(_Threads.local, "inside", False):
         return [fn(0, n)]
+    if n <= step:  # too small to split (n = 0: an empty batch), one call
+        return [_whole(fn, 0, n)]
     steps = -(-n // step)
     k = min(threads, steps)
     bounds = [min(n, steps * i // k * step) for i in range(k + 1)]
@@ -135,24 +225,15 @@ def parallel(fn, n: int, xp=np, step: int = 1) -> list:
     with _OneBlasThread():
         if k == 1 or xp is not np:
             return [fn(bounds[i], bounds[i + 1]) for i in range(k)]
-        if _Threads.pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _Threads.pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="toynn")
-
-        def part(i):
-            _Threads.local.inside = True
-            try:
-                return fn(bounds[i], bounds[i + 1])
-            finally:
-                _Threads.local.inside = False
-
-        futures = [_Threads.pool.submit(part, i) for i in range(1, k)]
+        pool = _Threads.pool
+        if pool is None:
+            pool = _Threads.pool = _Pool(threads - 1)
+        if not pool.busy.acquire(blocking=False):  # another thread of the program is using the pool: run in place
+            return [fn(bounds[i], bounds[i + 1]) for i in range(k)]
         try:
-            first = part(0)
+            return pool.run(fn, bounds)
         finally:
-            rest = [f.result() for f in futures]  # NOTE: wait for every part before BLAS gets its threads back
-    return [first, *rest]
+            pool.busy.release()
 
 
 def part_size(n: int, work: int, min_work: int) -> int:
@@ -176,20 +257,24 @@ def elementwise(fn, out) -> None:
 
 
 def gemm(a, b):
-    """a @ b for 2-D arrays, the rows of a (or the columns of b, when b has more) split across toynn's threads.
+    """a @ b for 2-D arrays: on BLAS's own threads, or, when big and right after a split, with the rows of a (or
+    the columns of b, when b has more) split across toynn's threads.
 
-    NOTE: a product too small to split calls threaded BLAS only when no op has split across toynn's threads in the
-    last QUIET_SECONDS. This choice must depend on the clock: OpenBLAS's idle workers spin for ~0.1 s after a
-    threaded call and take a core from the conv threads that run next, so in a CNN the products stay off BLAS's
-    threads, while a network of linear layers alone runs best on them; only the recent past tells the two apart.
+    NOTE: the choice depends on the clock. OpenBLAS's idle workers spin for ~0.1 s after a threaded call and take
+    a core from the conv threads that run next, so a big product in a CNN whose convs split stays off BLAS's
+    threads; with no split in the last QUIET_SECONDS (a network of linear layers, small convs that run whole) every
+    product runs on BLAS's threads, whose spinning workers take each product in microseconds where a hand-off to
+    toynn's threads costs ~0.1 ms (the MLP's step at batch 256: 1.6-1.7x PyTorch's time split, 0.97x on BLAS's).
     """
     M, K = a.shape
     N = b.shape[1]
     if get_num_threads() == 1:
         return a @ b
     xp = array_module(a, b)
-    if M * N * K < PARALLEL_MACS and time.perf_counter() - _Threads.last_split > QUIET_SECONDS:
+    if _quiet():
         return a @ b
+    if M * N * K < PARALLEL_MACS:
+        return _whole(xp.matmul, a, b)
     out = xp.empty((M, N), dtype=xp.result_type(a, b))
     step = part_size(max(M, N), M * N * K, PARALLEL_MACS)
     if M >= N:

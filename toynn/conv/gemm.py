@@ -16,9 +16,11 @@ from .windows import col2im_add, crop_or_pad, frame_size, im2col_view
 # im2col columns are built a few images at a time, so that they (and the chunk's other work arrays: outputs,
 # copies of g or x) stay in cache between the copy and the GEMMs: CHUNK_BYTES is their total per chunk
 CHUNK_BYTES = 1 << 21
-# convs (and adjoints) of fewer multiply-adds run whole on the calling thread: below this, a hand-off to another
-# thread costs about what splitting saves
-SPLIT_MACS = 1 << 22
+# convs (and adjoints) of fewer multiply-adds run whole on the calling thread, their GEMMs on BLAS's threads (see
+# runtime._whole): below this, the hand-offs to another thread (and its turns at the GIL between NumPy calls) cost
+# more than splitting saves. Measured on the Zen 3 (docs/benchmarks.md): at 2^22 LeNet-5's convs (7-15 M) split
+# and its step ran 1.45-1.65x PyTorch's time, whole 1.05-1.2x; the CIFAR net's (56-604 M at batch 64) gain from it
+SPLIT_MACS = 1 << 25
 # im2col columns of fewer rows than this (C*KH*KW) are built with narrow rows: copying so few is cheap either
 # way, and the wide rows' extra outputs would cost more GEMM work than they save in copies (see row_width)
 WIDE_MIN_ROWS = 32
