@@ -176,9 +176,12 @@ def test_kernels_are_cached_on_disk():
         ((2, 2, 7, 7), (4, 2, 2, 3), ((0, 0), (0, 0)), (1, 1)),  # unpadded: im2col reads x's own memory
     ],
 )
-def test_narrow_im2col_kernel_equals_numpy(both_paths, rng, dtype, x_shape, w_shape, padding, dilation):
+def test_narrow_im2col_kernel_equals_numpy(both_paths, rng, dtype, x_shape, w_shape, padding, dilation, monkeypatch):
     """conv, its weight adjoint (both through the narrow-row im2col) the same with and without the kernel."""
+    from toynn.conv import direct
     from toynn.conv.convolution import conv, conv_weight_adjoint
+
+    monkeypatch.setattr(direct, "DIRECT_MAX_OUT", 0)  # thin layers would run directly: keep them on im2col here
 
     x = rng.standard_normal(x_shape).astype(dtype)
     x_cf = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)  # a conv output's layout
@@ -226,3 +229,50 @@ def test_relu_kernels_equal_numpy(both_paths, rng, dtype):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
     np.testing.assert_array_equal(fast[0], np.maximum(x, 0))
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "x_shape, w_shape, padding, dilation",
+    [
+        ((70, 1, 12, 12), (6, 1, 5, 5), ((2, 2), (2, 2)), (1, 1)),  # LeNet-5's first layer; 70 images: 3 parts
+        ((3, 2, 9, 8), (8, 2, 3, 3), ((1, 0), (2, 1)), (2, 1)),  # uneven padding, dilation
+        ((2, 1, 5, 6), (4, 1, 2, 2), ((0, 0), (0, 0)), (1, 1)),  # unpadded
+    ],
+)
+def test_direct_conv_equals_the_gemm_route(both_paths, rng, dtype, x_shape, w_shape, padding, dilation):
+    """Thin layers (conv/direct.py) run as a compiled loop: the GEMM route's result up to rounding (the sums add
+    in another order), with and without bias, and through a Conv2d's forward and backward."""
+    from toynn.conv import direct
+    from toynn.conv.convolution import conv
+
+    assert direct.pays(x_shape, w_shape, (1, 1), padding, 1)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
+    geom = ((1, 1), padding, dilation, 1)
+
+    def run():
+        xt = toynn.tensor(x, requires_grad=True)
+        y = toynn.nn.functional.conv2d(xt, toynn.tensor(w), toynn.tensor(b), 1, padding[0][0], dilation)
+        y.backward(toynn.ones_like(y))
+        return [conv(x, w, *geom), conv(x, w, *geom, bias=b), host(y.array), host(xt.grad.array)]
+
+    if padding[0][0] != padding[0][1] or padding[1][0] != padding[1][1] or padding[0] != padding[1]:
+        run = (lambda r: lambda: r()[:2])(run)  # conv2d takes one symmetric padding: the raw conv only
+    fast, slow = both_paths(run)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, s in zip(fast, slow):
+        np.testing.assert_allclose(a, s, rtol=tol, atol=tol)
+
+
+def test_direct_conv_only_for_thin_stride_one_layers():
+    from toynn.conv import direct
+
+    assert direct.pays((64, 1, 28, 28), (6, 1, 5, 5), (1, 1), ((2, 2), (2, 2)), 1)  # LeNet-5's first
+    assert not direct.pays((64, 6, 14, 14), (16, 6, 5, 5), (1, 1), ((0, 0), (0, 0)), 1)  # its second: GEMM
+    assert not direct.pays((64, 3, 32, 32), (32, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), 1)  # 32 outputs: GEMM
+    assert not direct.pays((64, 1, 28, 28), (6, 1, 5, 5), (2, 2), ((2, 2), (2, 2)), 1)  # stride 2
+    assert not direct.pays((64, 2, 28, 28), (6, 1, 5, 5), (1, 1), ((2, 2), (2, 2)), 2)  # groups
+    assert not direct.pays((64, 1, 28, 28), (6, 1, 5, 5), (1, 1), ((-1, 0), (0, 0)), 1)  # a crop

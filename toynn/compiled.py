@@ -76,7 +76,8 @@ def _compile():
     start = time.perf_counter()
     k = _Kernels()
     jit = numba.njit(cache=True, nogil=True)
-    for name in ("col2im_wide", "col2im_narrow", "im2col_narrow", "sgd_momentum", "relu", "relu_backward"):
+    names = ("col2im_wide", "col2im_narrow", "im2col_narrow", "conv_direct", "sgd_momentum", "relu", "relu_backward")
+    for name in names:
         setattr(k, name, jit(globals()["_" + name]))
     # NOTE: compile (or load) every signature now, not in the middle of a timed step
     for dt in (np.float32, np.float64):
@@ -85,6 +86,9 @@ def _compile():
         k.col2im_wide(a2, a5, 1, 1, 1)
         k.col2im_narrow(a4, a6, 1, 1, 1, 1)
         k.im2col_narrow(a4, a6, 1, 1, 1, 1)
+        out = np.zeros((1, 2, 1, 1), dt)
+        for part in (out, out[:, :1]):  # a whole output (C order) and one thread's part of it (strided)
+            k.conv_direct(np.zeros((1, 1, 2), dt), a4, np.zeros(1, dt), part, np.zeros(1, dt), 1, 1)
         v = np.zeros(1, dt)
         k.sgd_momentum(v, v.copy(), v.copy(), dt(0.1), dt(0.9), dt(0), False)
         k.relu(v, v.copy(), dt(0))
@@ -151,6 +155,38 @@ def _im2col_narrow(frames, cols, sh, sw, dh, dw):
                         else:
                             for x in range(Wo):
                                 dst[x] = src[sw * x]
+
+
+def _conv_direct(frames, w, acc, out, bias, step_i, step_j):
+    """out (O, m, Ho, Wo) = the stride-1 conv of the padded frames (C, m, L) with w (O, C, KH, KW), + bias (O,).
+
+    Wide rows: for each image and output channel, acc (Ho*Wp values, in L1) gathers tap (i, j)'s contribution
+    w[o, c, i, j] * frame[c, n, t + i*step_i + j*step_j] for every t in one contiguous, vectorised run; output
+    column x < Wo of row y is acc[y*Wp + x] (step_i = dh*Wp, step_j = dw; L = Hp*Wp plus a tail for the last tap).
+    """
+    C, m, L = frames.shape
+    O, _, KH, KW = w.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    run = acc.shape[0]
+    Wp = run // Ho
+    for n in range(m):
+        for o in range(O):
+            b = bias[o]
+            for t in range(run):
+                acc[t] = b
+            for c in range(C):
+                f = frames[c, n]
+                for i in range(KH):
+                    for j in range(KW):
+                        wv = w[o, c, i, j]
+                        off = i * step_i + j * step_j
+                        src = f[off : off + run]
+                        for t in range(run):
+                            acc[t] += wv * src[t]
+            for y in range(Ho):
+                dst, row = out[o, n, y], acc[y * Wp : y * Wp + Wo]
+                for x in range(Wo):
+                    dst[x] = row[x]
 
 
 def _relu(x, y, zero):

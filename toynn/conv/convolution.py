@@ -12,8 +12,10 @@ import numpy as np
 
 from .. import ops
 from ..backend import array_module
+from ..compiled import kernels
 from ..errors import ShapeError
 from ..tensor import Function, Tensor
+from . import direct
 from .arithmetic import (
     add_batch,
     as_2d,
@@ -53,11 +55,15 @@ def conv(x, w, stride, padding, dilation, groups, out_hw=None, bias=None):
     O, Cg, KH, KW = w.shape
     G = groups
     (sh, sw), ((pt, pb), (pl, pr)), (dh, dw) = stride, padding, dilation
+    whole = out_hw is None  # every output, not only the first out_hw (the direct loop computes them all)
     if out_hw is None:
         out_hw = (conv_out(H, KH, sh, pt, pb, dh), conv_out(W, KW, sw, pl, pr, dw))
     Ho, Wo = out_hw
     if N == 0:  # an empty batch, as PyTorch: an empty output (the chunks and threads below need images)
         return xp.zeros((0, O, Ho, Wo), dtype=x.dtype)
+    k = kernels(xp)
+    if k is not None and whole and direct.pays(x.shape, w.shape, stride, padding, groups):
+        return direct.conv(k, x, w, padding, dilation, out_hw, bias).transpose(1, 0, 2, 3)  # thin layers: no GEMM
     Wq = row_width(W, padding, stride, Wo, C * KH * KW)  # the columns' row width: Wo, or wider rows that copy faster
     wg = w.reshape(G, O // G, Cg * KH * KW)  # (G, O/G, C/G*KH*KW): one GEMM per group
     out = xp.empty((O, N, Ho, Wo), dtype=x.dtype)
