@@ -9,6 +9,7 @@ import pytest
 
 import toynn
 import toynn.conv.convolution as cv
+import toynn.conv.direct as direct
 import toynn.conv.gemm as gemm
 
 from . import oracle, test_runtime
@@ -102,6 +103,7 @@ def test_batch_split_across_threads_matches_one_thread(threads, rng, monkeypatch
 def test_small_convs_run_whole_big_ones_split(threads, rng, monkeypatch):
     """Under SPLIT_MACS multiply-adds a conv runs in one part on the calling thread; at or over it, in parts."""
     threads(2)
+    monkeypatch.setattr(direct, "DIRECT_MAX_OUT", 0)  # a conv this thin would run directly (conv/direct.py)
     calls = []
     real = gemm.parallel
     monkeypatch.setattr(gemm, "parallel", lambda fn, n, xp, step: calls.append(-(-n // step)) or real(fn, n, xp, step))
