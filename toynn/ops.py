@@ -445,14 +445,20 @@ def sigmoid(x: Tensor) -> Tensor:
     return Sigmoid.apply(_floating(x))
 
 
+# arrays of fewer values take NumPy's path even where a compiled kernel exists: finding their flat views and
+# calling the kernel cost a few microseconds, more than NumPy's loop over so few values
+COMPILED_MIN_SIZE = 1 << 12
+
+
 class ReLU(Function):
     saves_output = True  # backward reads y > 0 off the output, as PyTorch's threshold_backward does: no mask array
 
     def forward(self, x):
         xp = array_module(x)
         self.y = y = xp.empty_like(x)  # compact, in x's memory order (channels first after a conv)
-        k, flat = kernels(xp), _flat_alike(x, y)
-        if k is not None and flat is not None:  # the compiled loop, one pass (see compiled.py)
+        k = kernels(xp) if x.size >= COMPILED_MIN_SIZE else None
+        flat = _flat_alike(x, y) if k is not None else None
+        if flat is not None:  # the compiled loop, one pass (see compiled.py)
             xf, yf = flat
             zero = x.dtype.type(0)
             elementwise(lambda s: k.relu(xf[s], yf[s], zero), yf)
@@ -481,8 +487,9 @@ def _times_positive(g, y):
         return g * (y > 0)
     xp = array_module(g)
     gx = xp.empty_like(y, dtype=g.dtype)
-    k, flat = kernels(xp), _flat_alike(g, y, gx) if g.dtype == y.dtype else None
-    if k is not None and flat is not None:  # one pass, no mask array (see compiled.py)
+    k = kernels(xp) if y.size >= COMPILED_MIN_SIZE and g.dtype == y.dtype else None
+    flat = _flat_alike(g, y, gx) if k is not None else None
+    if flat is not None:  # one pass, no mask array (see compiled.py)
         gf, yf, gxf = flat
         zero, one = y.dtype.type(0), y.dtype.type(1)
         elementwise(lambda s: k.relu_backward(gf[s], yf[s], gxf[s], zero, one), gxf)
