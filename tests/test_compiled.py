@@ -205,7 +205,7 @@ def test_relu_kernels_equal_numpy(both_paths, rng, dtype):
     +0, a NaN gradient times 0 stays NaN; over C-order arrays, a conv output's channels-first layout, a strided
     view (NumPy's path) and a gradient in another layout than the output (NumPy's path)."""
     special = np.array([np.nan, -0.0, 0.0, -np.inf, np.inf, -1.5, 2.5], dtype=dtype)
-    x = rng.standard_normal((4, 3, 5, 7)).astype(dtype)
+    x = rng.standard_normal((4, 3, 20, 18)).astype(dtype)  # over ops.COMPILED_MIN_SIZE values: the kernels run
     x.reshape(-1)[: special.size] = special
     g = rng.standard_normal(x.shape).astype(dtype)
     g.reshape(-1)[-3:] = [np.nan, -2.0, np.inf]
@@ -224,6 +224,7 @@ def test_relu_kernels_equal_numpy(both_paths, rng, dtype):
             out += [y.array.copy(), t.grad.array.copy()]
         return out
 
+    assert x.size >= toynn.ops.COMPILED_MIN_SIZE
     fast, slow = both_paths(run)
     for a, b in zip(fast, slow):
         np.testing.assert_array_equal(a, b)
@@ -242,10 +243,10 @@ def test_relu_kernels_equal_numpy(both_paths, rng, dtype):
     ],
 )
 def test_direct_conv_equals_the_gemm_route(both_paths, rng, dtype, x_shape, w_shape, padding, dilation):
-    """Thin layers (conv/direct.py) run as a compiled loop: the GEMM route's result up to rounding (the sums add
-    in another order), with and without bias, and through a Conv2d's forward and backward."""
+    """Thin layers (conv/direct.py) run as compiled loops, forward and weight gradient: the GEMM route's results up
+    to rounding (the sums add in another order), with and without bias, and through conv2d's forward and backward."""
     from toynn.conv import direct
-    from toynn.conv.convolution import conv
+    from toynn.conv.convolution import conv, conv_weight_adjoint
 
     assert direct.pays(x_shape, w_shape, (1, 1), padding, 1)
     x = rng.standard_normal(x_shape).astype(dtype)
@@ -254,13 +255,16 @@ def test_direct_conv_equals_the_gemm_route(both_paths, rng, dtype, x_shape, w_sh
     geom = ((1, 1), padding, dilation, 1)
 
     def run():
-        xt = toynn.tensor(x, requires_grad=True)
-        y = toynn.nn.functional.conv2d(xt, toynn.tensor(w), toynn.tensor(b), 1, padding[0][0], dilation)
-        y.backward(toynn.ones_like(y))
-        return [conv(x, w, *geom), conv(x, w, *geom, bias=b), host(y.array), host(xt.grad.array)]
+        y = conv(x, w, *geom)
+        g = np.cos(np.arange(y.size)).reshape(y.shape).astype(dtype)
+        out = [y, conv(x, w, *geom, bias=b), conv_weight_adjoint(g, x, w.shape, *geom)]
+        if padding[0] == padding[1] and padding[0][0] == padding[0][1]:  # conv2d takes one symmetric padding
+            xt, wt = toynn.tensor(x, requires_grad=True), toynn.tensor(w, requires_grad=True)
+            yt = toynn.nn.functional.conv2d(xt, wt, toynn.tensor(b), 1, padding[0][0], dilation)
+            yt.backward(toynn.tensor(g))
+            out += [host(yt.array), host(xt.grad.array), host(wt.grad.array)]
+        return out
 
-    if padding[0][0] != padding[0][1] or padding[1][0] != padding[1][1] or padding[0] != padding[1]:
-        run = (lambda r: lambda: r()[:2])(run)  # conv2d takes one symmetric padding: the raw conv only
     fast, slow = both_paths(run)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for a, s in zip(fast, slow):

@@ -79,6 +79,9 @@ def _compile():
     names = ("col2im_wide", "col2im_narrow", "im2col_narrow", "conv_direct", "sgd_momentum", "relu", "relu_backward")
     for name in names:
         setattr(k, name, jit(globals()["_" + name]))
+    # NOTE: fastmath lets LLVM reorder the sums of a dot product into vector lanes (without it, it keeps them one
+    # at a time); the sums then round as a BLAS's do, in another order than NumPy's
+    k.conv_direct_weight = numba.njit(cache=True, nogil=True, fastmath=True)(_conv_direct_weight)
     # NOTE: compile (or load) every signature now, not in the middle of a timed step
     for dt in (np.float32, np.float64):
         a2, a4 = np.zeros((1, 1), dt), np.zeros((1, 1, 1, 1), dt)
@@ -89,6 +92,7 @@ def _compile():
         out = np.zeros((1, 2, 1, 1), dt)
         for part in (out, out[:, :1]):  # a whole output (C order) and one thread's part of it (strided)
             k.conv_direct(np.zeros((1, 1, 2), dt), a4, np.zeros(1, dt), part, np.zeros(1, dt), 1, 1)
+        k.conv_direct_weight(np.zeros((1, 1, 2), dt), np.zeros((1, 1, 1), dt), a4, 1, 1)
         v = np.zeros(1, dt)
         k.sgd_momentum(v, v.copy(), v.copy(), dt(0.1), dt(0.9), dt(0), False)
         k.relu(v, v.copy(), dt(0))
@@ -187,6 +191,26 @@ def _conv_direct(frames, w, acc, out, bias, step_i, step_j):
                 dst, row = out[o, n, y], acc[y * Wp : y * Wp + Wo]
                 for x in range(Wo):
                     dst[x] = row[x]
+
+
+def _conv_direct_weight(frames, g, gw, step_i, step_j):
+    """gw (O, C, KH, KW) += the weight gradient of _conv_direct: g (O, m, Ho*Wp) holds the output's gradient in
+    wide rows (zero past Wo), frames (C, m, L) the padded input; each entry is a sum of one dot product per image.
+    """
+    C, m, L = frames.shape
+    O, _, run = g.shape
+    KH, KW = gw.shape[2], gw.shape[3]
+    for o in range(O):
+        for c in range(C):
+            for i in range(KH):
+                for j in range(KW):
+                    off = i * step_i + j * step_j
+                    acc = gw[o, c, i, j] * 0
+                    for n in range(m):
+                        src, gr = frames[c, n, off : off + run], g[o, n]
+                        for t in range(run):
+                            acc += gr[t] * src[t]
+                    gw[o, c, i, j] += acc
 
 
 def _relu(x, y, zero):

@@ -101,6 +101,9 @@ def conv_weight_adjoint(g, x, w_shape, stride, padding, dilation, groups):
     N, C = x.shape[:2]
     if N == 0:  # an empty batch adds nothing to the weight's gradient
         return xp.zeros(w_shape, dtype=g.dtype)
+    k = kernels(xp)
+    if k is not None and direct.pays(x.shape, w_shape, stride, padding, groups) and g.dtype == x.dtype:
+        return direct.weight_adjoint(k, g, x, w_shape, padding, dilation)  # thin layers: no GEMM
     Wq = weight_adjoint_width(x.shape, w_shape, padding, stride, Wo, G)
 
     def product(n0, n1, cols):  # this chunk's term of gw^T = cols @ g^T
