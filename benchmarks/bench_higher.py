@@ -85,8 +85,10 @@ def main() -> None:
                 times[key].append(median_time(fn, repeat=5))
         med = {k: statistics.median(v) for k, v in times.items()}
         rows.append((name, med))
-    print("| model, batch 64 | toynn gradient | HVP rev-over-rev (x grad) | HVP fwd-over-rev (x grad) "
-          "| PyTorch gradient | PyTorch HVP (x grad) |")
+    print(
+        "| model, batch 64 | toynn gradient | HVP rev-over-rev (x grad) | HVP fwd-over-rev (x grad) "
+        "| PyTorch gradient | PyTorch HVP (x grad) |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for name, m in rows:
         print(

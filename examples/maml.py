@@ -68,4 +68,5 @@ if __name__ == "__main__":
     else:
         import toynn as lib
     losses, _ = train(lib, steps=100)
-    print(f"{lib.__name__}: meta-loss {losses[0]:.4f} -> {losses[-1]:.4f} (mean of the last 10: {np.mean(losses[-10:]):.4f})")
+    last = np.mean(losses[-10:])
+    print(f"{lib.__name__}: meta-loss {losses[0]:.4f} -> {losses[-1]:.4f} (mean of the last 10: {last:.4f})")

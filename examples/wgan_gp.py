@@ -43,10 +43,14 @@ def train(lib, steps: int = 20, batch: int = 32, critic_steps: int = 3, penalty:
     opt_c = lib.optim.Adam(crit, lr=1e-3, betas=(0.5, 0.9))
 
     def generator(z):
-        return F.linear(lib.tanh(F.linear(z, params["g1.weight"], params["g1.bias"])), params["g2.weight"], params["g2.bias"])
+        return F.linear(
+            lib.tanh(F.linear(z, params["g1.weight"], params["g1.bias"])), params["g2.weight"], params["g2.bias"]
+        )
 
     def critic(x):
-        return F.linear(lib.tanh(F.linear(x, params["c1.weight"], params["c1.bias"])), params["c2.weight"], params["c2.bias"])
+        return F.linear(
+            lib.tanh(F.linear(x, params["c1.weight"], params["c1.bias"])), params["c2.weight"], params["c2.bias"]
+        )
 
     rng = np.random.default_rng(seed + 1)
     critic_losses, generator_losses = [], []

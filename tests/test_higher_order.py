@@ -163,8 +163,14 @@ def test_gradient_penalty_through_conv_tanh_maxpool_linear_matches_pytorch(torch
     def critic(m):
         nn = m.nn
         return nn.Sequential(
-            nn.Conv2d(2, 4, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Conv2d(4, 3, 3, stride=2), nn.Tanh(),
-            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3, 1),
+            nn.Conv2d(2, 4, 3, padding=1),
+            nn.Tanh(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(4, 3, 3, stride=2),
+            nn.Tanh(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(3, 1),
         ).double()
 
     ours, theirs = critic(toynn), critic(torch)
