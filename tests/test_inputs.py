@@ -195,7 +195,9 @@ def test_the_calls_of_the_issue(torch):
     for target in ([0, 2, 1, 1], np.array([0, 2, 1, 1])):
         loss = F.cross_entropy(logits, target)
         assert loss.dtype == np.float32
-        assert float(loss) == pytest.approx(float(torch.nn.functional.cross_entropy(ref, torch.tensor([0, 2, 1, 1])).detach()))
+        assert float(loss) == pytest.approx(
+            float(torch.nn.functional.cross_entropy(ref, torch.tensor([0, 2, 1, 1])).detach())
+        )
         assert float(F.nll_loss(logits.log_softmax(1), target)) == pytest.approx(float(loss))
     assert F.mse_loss(logits, np.zeros((4, 3), np.float32)).dtype == np.float32
     assert float(F.mse_loss(logits, [[0.0] * 3] * 4)) == pytest.approx(float((ref**2).mean().detach()))
