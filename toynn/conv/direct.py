@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..runtime import parallel, scratch
+from .gemm import sum_terms
 
 # a stride-1, ungrouped conv runs directly when it has at most this many output channels (rows of the GEMM) ...
 DIRECT_MAX_OUT = 8
@@ -69,11 +70,7 @@ def weight_adjoint(k, g, x, w_shape, padding, dilation):
         k.conv_direct_weight(frames, rows.reshape(O, m, Ho * Wp), gw, dh * Wp, dw)
         return gw
 
-    terms = parallel(images, N, np, DIRECT_PART_IMAGES)
-    total = terms[0]
-    for t in terms[1:]:
-        total += t
-    return total
+    return sum_terms(parallel(images, N, np, DIRECT_PART_IMAGES), np)
 
 
 def _frames(x, n0, n1, padding, tail):
