@@ -153,6 +153,20 @@ def test_import_toynn_does_not_import_numba():
     assert _child("import sys, toynn; toynn.nn.Linear(2, 2); print('numba' in sys.modules)") == "False"
 
 
+def test_a_small_net_never_imports_numba():
+    """ReLU (65,536 values here) uses the kernels only once something else loaded them; the parameters are under
+    SGD's FUSED_MIN_SIZE: such a net (the digits MLP of `toynn train`) never pays numba's import and compile."""
+    code = (
+        "import sys, numpy as np, toynn; nn = toynn.nn\n"
+        "m = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 10))\n"
+        "opt = toynn.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)\n"
+        "for _ in range(2):\n"
+        "    opt.zero_grad(); m(toynn.tensor(np.ones((256, 64), np.float32))).sum().backward(); opt.step()\n"
+        "print('numba' in sys.modules)"
+    )
+    assert _child(code) == "False"
+
+
 def test_env_var_turns_the_kernels_off():
     code = "from toynn import compiled; print(compiled.kernels() is None, compiled.describe())"
     assert _child(code, TOYNN_NO_NUMBA="1") == "True off (TOYNN_NO_NUMBA)"

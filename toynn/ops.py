@@ -15,7 +15,7 @@ import numpy as np
 from .backend import array_module, get_default_dtype
 from .backend import scatter_add as _scatter_add_at  # the raw-array helper; ops.scatter_add is PyTorch's op
 from .backend import to_device as _move
-from .compiled import kernels
+from .compiled import loaded
 from .errors import ShapeError
 from .runtime import elementwise
 from .tensor import Function, Tensor
@@ -445,7 +445,7 @@ def sigmoid(x: Tensor) -> Tensor:
     return Sigmoid.apply(_floating(x))
 
 
-# arrays of fewer values take NumPy's path even where a compiled kernel exists: finding their flat views and
+# arrays of fewer values take NumPy's path even where the compiled kernels are loaded: finding their flat views and
 # calling the kernel cost a few microseconds, more than NumPy's loop over so few values
 COMPILED_MIN_SIZE = 1 << 12
 
@@ -456,10 +456,9 @@ class ReLU(Function):
     def forward(self, x):
         xp = array_module(x)
         self.y = y = xp.empty_like(x)  # compact, in x's memory order (channels first after a conv)
-        k = kernels(xp) if x.size >= COMPILED_MIN_SIZE else None
-        flat = _flat_alike(x, y) if k is not None else None
-        if flat is not None:  # the compiled loop, one pass (see compiled.py)
-            xf, yf = flat
+        fast = _compiled_flat(x, y)
+        if fast is not None:  # the compiled loop, one pass (see compiled.py)
+            k, (xf, yf) = fast
             zero = x.dtype.type(0)
             elementwise(lambda s: k.relu(xf[s], yf[s], zero), yf)
             return y
@@ -487,16 +486,26 @@ def _times_positive(g, y):
         return g * (y > 0)
     xp = array_module(g)
     gx = xp.empty_like(y, dtype=g.dtype)
-    k = kernels(xp) if y.size >= COMPILED_MIN_SIZE and g.dtype == y.dtype else None
-    flat = _flat_alike(g, y, gx) if k is not None else None
-    if flat is not None:  # one pass, no mask array (see compiled.py)
-        gf, yf, gxf = flat
+    fast = _compiled_flat(g, y, gx)
+    if fast is not None:  # one pass, no mask array (see compiled.py)
+        k, (gf, yf, gxf) = fast
         zero, one = y.dtype.type(0), y.dtype.type(1)
         elementwise(lambda s: k.relu_backward(gf[s], yf[s], gxf[s], zero, one), gxf)
         return gx
     mask = y > 0
     elementwise(lambda s: xp.multiply(g[s], mask[s], out=gx[s]), gx)
     return gx
+
+
+def _compiled_flat(*arrays):
+    """(the loaded compiled kernels, 1-D views of arrays) for one compiled pass over them, or None: the arrays hold
+    fewer than COMPILED_MIN_SIZE values, differ in dtype or memory order, or no kernels are loaded."""
+    a = arrays[0]
+    if a.size < COMPILED_MIN_SIZE or builtins.any(b.dtype != a.dtype for b in arrays[1:]):
+        return None
+    k = loaded(array_module(a))
+    flat = _flat_alike(*arrays) if k is not None else None
+    return None if flat is None else (k, flat)
 
 
 def _flat_alike(*arrays):
